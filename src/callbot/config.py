@@ -1,0 +1,58 @@
+"""Settings read from the environment (``CALLBOT_*``), documented in the README."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLBOT_", extra="ignore")
+
+    # Speech models: default to what `callbot models download` fetches.
+    asr_model: Path | None = None
+    tts_voice: Path | None = None
+    tts_language: str | None = None
+    models_dir: Path = DEFAULT_MODELS_DIR
+
+    flows: Path = PROJECT_ROOT / "flows"
+    database_url: str = "sqlite:///var/callbot.db"
+    public_url: str = "http://127.0.0.1:8000"
+    twilio_auth_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    now: datetime | None = None
+
+    # Secret for per-call tokens and session cookies; generated into var/ when unset.
+    secret_key: str | None = None
+    call_token_ttl_secs: int = 300
+    prompt_cache_dir: Path = Path("var/prompt-cache")
+    # Live events across processes: "memory", "postgres" (LISTEN/NOTIFY) or a redis:// URL.
+    events_url: str = "memory"
+    # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
+    retention_days: int = Field(default=90, ge=1)
+    log_level: str = "INFO"
+
+    def resolved_asr_model(self) -> Path:
+        return self.asr_model or self.models_dir / "vosk-model-small-fr-0.22"
+
+    def resolved_tts_voice(self) -> Path:
+        return self.tts_voice or self.models_dir / "fr_FR-siwis-medium.onnx"
+
+    def clock(self) -> datetime:
+        """What the dialog treats as now (CALLBOT_NOW pins it for demos and tests)."""
+        if self.now is not None:
+            return self.now
+        return datetime.now().astimezone()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""What the dialog engine hands the call pipeline, and what it understood.
+
+This is the seam between `dialog/` (which decides) and `telephony/` + `speech/` (which carry
+audio). Nothing here knows about pipecat or Twilio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Action = Literal[
+    "answer", "confirm", "clarify", "transfer", "out_of_scope", "emergency", "fallback",
+    "repeat", "goodbye", "greet", "slot", "callback", "control",
+]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One sentence (or a few) the bot says. Non-interruptible prompts ignore barge-in."""
+
+    text: str
+    interruptible: bool = True
+
+
+@dataclass(frozen=True)
+class Transfer:
+    kind: Literal["queue", "dial"]
+    target: str  # Twilio queue name, or an E.164 service number
+    reason: str  # a callbot.store.models.TransferReason value
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    number: str
+    reason: str | None = None
+    topic: str | None = None
+
+
+@dataclass
+class Understanding:
+    """The reading of one caller utterance (also the JSON of `callbot nlu`)."""
+
+    text: str
+    intent: str | None
+    topic: str | None
+    confidence: float
+    action: str
+    normalized: str = ""
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    fallback_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "normalized": self.normalized,
+            "intent": self.intent,
+            "topic": self.topic,
+            "confidence": round(self.confidence, 4),
+            "action": self.action,
+            "alternatives": self.alternatives,
+            "slots": self.slots,
+            "fallback_reason": self.fallback_reason,
+        }
+
+
+@dataclass
+class Reply:
+    """What the bot does after an event (call start, utterance, digit, silence)."""
+
+    prompts: list[Prompt]
+    action: str = "answer"
+    understanding: Understanding | None = None
+    # When set, the call ends once the prompts are spoken.
+    end: Literal["hangup", "transfer"] | None = None
+    transfer: Transfer | None = None
+    callback: CallbackRequest | None = None
+    # Final Call.outcome when `end` is set (callbot.store.models.Outcome values).
+    outcome: str | None = None
+    # Seconds of caller silence before `Conversation.silence()` should be called.
+    no_input_timeout: float = 7.0
+    # What the next caller turn is expected to be: free speech, yes/no, digits (a phone number).
+    expect: Literal["speech", "yes_no", "digits"] = "speech"

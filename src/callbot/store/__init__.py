@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations, repositories, live events, retention."""

@@ -1,0 +1,140 @@
+"""Database schema (SQLAlchemy 2). Migrations in ``migrations/`` must follow every change here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outcome:
+    """Values of ``Call.outcome``."""
+
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # answered by the bot, caller said goodbye or hung up after an answer
+    TRANSFERRED = "transferred"  # handed to a queue or a service number
+    CALLBACK = "callback"  # a callback request was left (outside opening hours)
+    ENDED_NO_AGENT = "ended_no_agent"  # transfer needed but nobody on duty: ended politely
+    ABANDONED = "abandoned"  # socket died or caller hung up before any resolution
+
+
+class TransferReason:
+    ASKED_AGENT = "asked_agent"
+    MISUNDERSTANDING = "misunderstanding"
+    NO_INPUT = "no_input"
+    OUT_OF_SCOPE = "out_of_scope"
+    EMERGENCY = "emergency"
+    TOPIC = "topic"  # the flow routes this topic to a person
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    stream_sid: Mapped[str | None] = mapped_column(String(64))
+    # GDPR minimisation: a keyed hash to count repeat callers, and a masked form for display.
+    caller_hash: Mapped[str | None] = mapped_column(String(64))
+    caller_masked: Mapped[str | None] = mapped_column(String(32))
+    called_number: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(24), default=Outcome.IN_PROGRESS, index=True)
+    topic: Mapped[str | None] = mapped_column(String(40))
+    intent: Mapped[str | None] = mapped_column(String(80))
+    service: Mapped[str | None] = mapped_column(String(60))
+    summary: Mapped[str | None] = mapped_column(Text)
+    transfer_kind: Mapped[str | None] = mapped_column(String(10))  # "queue" | "dial"
+    transfer_target: Mapped[str | None] = mapped_column(String(80))
+    transfer_reason: Mapped[str | None] = mapped_column(String(24))
+    # Human queue lifecycle (filled by Twilio callbacks and the agents' console).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    picked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    picked_up_by: Mapped[str | None] = mapped_column(String(80))
+    queue_result: Mapped[str | None] = mapped_column(String(24))  # bridged, hangup, ...
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    turns: Mapped[list[Turn]] = relationship(
+        back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[CallEvent]] = relationship(
+        back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_calls_outcome_started", "outcome", "started_at"),)
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(8))  # "caller" | "bot"
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    intent: Mapped[str | None] = mapped_column(String(80))
+    topic: Mapped[str | None] = mapped_column(String(40))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    action: Mapped[str | None] = mapped_column(String(24))
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    # Caller turns: end of caller speech → first bot audio (ms), and recogniser time.
+    response_ms: Mapped[float | None] = mapped_column(Float)
+    asr_ms: Mapped[float | None] = mapped_column(Float)
+    via_dtmf: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    call: Mapped[Call] = relationship(back_populates="turns")
+
+
+class CallEvent(Base):
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+    call: Mapped[Call] = relationship(back_populates="events")
+
+
+class CallbackStatus:
+    TODO = "a_rappeler"
+    DONE = "rappele"
+    UNREACHABLE = "injoignable"
+    CLOSED = "clos"
+    ALL = (TODO, DONE, UNREACHABLE, CLOSED)
+
+
+class Callback(Base):
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The one place a full number is kept: agents need it to call back. Erased by retention.
+    number: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default=CallbackStatus.TODO, index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    assigned_to: Mapped[str | None] = mapped_column(String(80))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # "agent" | "manager"
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
