@@ -56,3 +56,30 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def server_secret(settings: Settings) -> bytes:
+    """The secret that signs per-call tokens and session cookies.
+
+    CALLBOT_SECRET_KEY wins; otherwise a random one is generated once and kept in var/secret_key
+    (mode 600) so restarts and several worker processes share it.
+    """
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = Path("var/secret_key")
+    if not path.exists():
+        import os
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        # Atomic: two workers starting together end up with the same secret.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip().encode()

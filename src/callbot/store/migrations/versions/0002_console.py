@@ -3,8 +3,8 @@
 Revision ID: 0002_console
 Revises: 0001_initial
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
 
 revision = "0002_console"
 down_revision = "0001_initial"

@@ -3,8 +3,8 @@
 Revision ID: 0003_dashboard
 Revises: 0002_console
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
 
 revision = "0003_dashboard"
 down_revision = "0002_console"

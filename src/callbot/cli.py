@@ -1,0 +1,29 @@
+"""The `callbot` command. Each domain contributes a Typer sub-app; this file only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="callbot: the voice switchboard for French town halls.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="listen address (CALLBOT_HOST)"),
+    port: int | None = typer.Option(None, help="listen port (CALLBOT_PORT)"),
+) -> None:
+    """Run the server: Twilio webhooks, media socket, agents' console and dashboard."""
+    import uvicorn
+
+    from callbot.app import create_app
+    from callbot.config import get_settings
+    from callbot.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), ws_ping_interval=20, ws_ping_timeout=20)
+
+
+if __name__ == "__main__":
+    app()

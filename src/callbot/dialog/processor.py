@@ -1,0 +1,262 @@
+"""The pipecat processor that lets a `Conversation` drive a phone call.
+
+It turns caller events (final transcripts, DTMF digits, silence) into calls on the conversation,
+speaks the replies as `TTSSpeakFrame`s, records every turn, and ends the call when the dialog
+says so. Replies are spoken segment by segment: a non-interruptible segment (the AI disclosure of
+the greeting) closes the barge-in gate until the caller has heard it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    InputDTMFFrame,
+    InterruptionFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from callbot.dialog.types import Prompt, Reply
+
+
+class Conversation(Protocol):
+    def start(self) -> Reply: ...
+    def hear(self, text: str) -> Reply: ...
+    def dtmf(self, digit: str) -> Reply: ...
+    def silence(self) -> Reply: ...
+
+
+class Recorder(Protocol):
+    async def turn(self, speaker: str, text: str, **fields: Any) -> int | None: ...  # noqa: ANN401
+    async def set_turn_latency(self, turn_id: int, response_ms: float) -> None: ...
+    async def event(self, kind: str, data: dict[str, Any] | None = None) -> None: ...
+
+
+@dataclass
+class BargeInGate:
+    """Shared with the turn-start strategy: may caller speech interrupt the bot right now?"""
+
+    allow: bool = True
+
+
+def segments(prompts: list[Prompt]) -> list[list[Prompt]]:
+    """Group consecutive prompts of the same interruptibility."""
+    out: list[list[Prompt]] = []
+    for p in prompts:
+        if out and out[-1][0].interruptible == p.interruptible:
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return out
+
+
+class DialogProcessor(FrameProcessor):
+    def __init__(
+        self,
+        conversation: Conversation,
+        recorder: Recorder,
+        *,
+        on_end: Callable[[Reply], Awaitable[None]],
+        gate: BargeInGate | None = None,
+        on_expect: Callable[[str], None] | None = None,
+        vad_stop_secs: float = 0.0,
+        speak_watchdog_secs: float = 8.0,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
+        super().__init__(**kwargs)
+        self._conv = conversation
+        self._rec = recorder
+        self._on_end = on_end
+        self._on_expect = on_expect
+        self.gate = gate or BargeInGate()
+        self._vad_stop_secs = vad_stop_secs
+        self._watchdog_secs = speak_watchdog_secs
+
+        self._pending: list[list[Prompt]] = []  # segments still to speak for the current reply
+        self._speaking = False
+        self._user_speaking = False
+        self._reply: Reply | None = None
+        self._ending = False
+        self._idle_task: asyncio.Task | None = None
+        self._watchdog_task: asyncio.Task | None = None
+        # Latency: end of caller speech → first bot audio, stored on the caller's turn.
+        self._caller_stopped_at: float | None = None
+        self._latency_turn_id: int | None = None
+        self.latencies_ms: list[float] = []
+
+    # -- frames ---------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            await self._handle(self._conv.start(), caller_text=None)
+        elif isinstance(frame, TranscriptionFrame):
+            text = (frame.text or "").strip()
+            if text and not self._ending:
+                asr_ms = getattr(frame, "asr_ms", None)
+                await self._handle(self._conv.hear(text), caller_text=text, asr_ms=asr_ms)
+        elif isinstance(frame, InputDTMFFrame):
+            await self.push_frame(frame, direction)
+            if not self._ending:
+                digit = str(frame.button.value)
+                self._caller_stopped_at = time.monotonic()
+                await self._handle(self._conv.dtmf(digit), caller_text=digit, via_dtmf=True)
+        elif isinstance(frame, UserStartedSpeakingFrame):
+            self._user_speaking = True
+            self._cancel_idle()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._user_speaking = False
+            await self.push_frame(frame, direction)
+            if not self._speaking and not self._ending and self._reply is not None:
+                # Speech that yields no transcript (noise, a cough) must not leave the line dead.
+                self._arm_idle(self._reply.no_input_timeout)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            # The VAD reports the stop `stop_secs` after the caller's last sound.
+            self._caller_stopped_at = time.monotonic() - self._vad_stop_secs
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._on_bot_started()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            await self.push_frame(frame, direction)
+            await self._on_bot_stopped()
+        elif isinstance(frame, InterruptionFrame):
+            # Barge-in: what was left of the reply is dropped; the bot listens.
+            self._pending.clear()
+            self._speaking = False
+            self._cancel_watchdog()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            self._cancel_idle()
+            self._cancel_watchdog()
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    # -- dialog ---------------------------------------------------------------------------
+    async def _handle(self, reply: Reply, *, caller_text: str | None, asr_ms: float | None = None,
+                      via_dtmf: bool = False) -> None:
+        self._cancel_idle()
+        self._reply = reply
+        if caller_text is not None:
+            u = reply.understanding
+            self._latency_turn_id = await self._rec.turn(
+                "caller", caller_text,
+                intent=u.intent if u else None, topic=u.topic if u else None,
+                confidence=u.confidence if u else None, action=u.action if u else reply.action,
+                fallback_reason=u.fallback_reason if u else None, asr_ms=asr_ms, via_dtmf=via_dtmf,
+            )
+            if u and u.fallback_reason:
+                logger.info("fallback: {} ({!r})", u.fallback_reason, caller_text)
+        spoken = " ".join(p.text for p in reply.prompts)
+        if spoken:
+            await self._rec.turn("bot", spoken, action=reply.action)
+        if self._on_expect:
+            self._on_expect(reply.expect)
+        prompts = reply.prompts
+        if reply.end:
+            self._ending = True
+            # The last words (transfer announcement, goodbye) are always heard to the end.
+            prompts = [Prompt(p.text, interruptible=False) for p in prompts]
+        # A new reply replaces whatever was still queued of the previous one.
+        self._pending = segments(prompts)
+        if not self._speaking:
+            await self._speak_next()
+
+    async def _speak_next(self) -> None:
+        if not self._pending:
+            self._speaking = False
+            await self._reply_done()
+            return
+        seg = self._pending.pop(0)
+        self.gate.allow = seg[0].interruptible
+        self._speaking = True
+        for p in seg:
+            frame = TTSSpeakFrame(text=p.text)
+            frame.interruptible = p.interruptible
+            await self.push_frame(frame)
+        self._arm_watchdog()
+
+    def _on_bot_started(self) -> None:
+        self._cancel_watchdog()
+        if self._caller_stopped_at is not None:
+            ms = (time.monotonic() - self._caller_stopped_at) * 1000
+            self._caller_stopped_at = None
+            self.latencies_ms.append(ms)
+            if self._latency_turn_id is not None:
+                self.create_task(self._rec.set_turn_latency(self._latency_turn_id, ms))
+
+    async def _on_bot_stopped(self) -> None:
+        self._cancel_watchdog()
+        self.gate.allow = True
+        if self._speaking:
+            await self._speak_next()
+        elif not self._ending and self._reply is not None and not self._user_speaking:
+            # Interrupted, then nothing came: wait for the caller as after a full reply.
+            self._arm_idle(self._reply.no_input_timeout)
+
+    async def _reply_done(self) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        if reply.end:
+            self._reply = None
+            await self._on_end(reply)
+            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+            return
+        self._arm_idle(reply.no_input_timeout)
+
+    # -- timers ---------------------------------------------------------------------------
+    def _arm_idle(self, secs: float) -> None:
+        self._cancel_idle()
+        if secs and secs > 0:
+            self._idle_task = self.create_task(self._idle_after(secs))
+
+    async def _idle_after(self, secs: float) -> None:
+        await asyncio.sleep(secs)
+        self._idle_task = None
+        if not self._ending and not self._user_speaking:
+            await self._rec.event("no_input", {"after_secs": secs})
+            await self._handle(self._conv.silence(), caller_text=None)
+
+    def _cancel_idle(self) -> None:
+        if self._idle_task:
+            self._idle_task.cancel()
+            self._idle_task = None
+
+    def _arm_watchdog(self) -> None:
+        # If no audio ever comes out (a TTS failure), do not leave the caller in silence forever.
+        self._cancel_watchdog()
+        self._watchdog_task = self.create_task(self._watchdog())
+
+    async def _watchdog(self) -> None:
+        await asyncio.sleep(self._watchdog_secs)
+        self._watchdog_task = None
+        logger.warning("no bot audio {}s after a prompt; moving on", self._watchdog_secs)
+        self.gate.allow = True
+        if self._speaking:
+            await self._speak_next()
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog_task:
+            self._watchdog_task.cancel()
+            self._watchdog_task = None
