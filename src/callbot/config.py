@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
     retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
+    # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
+    # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
+    asr_script: Path | None = None
 
     def resolved_asr_model(self) -> Path:
         return self.asr_model or self.models_dir / "vosk-model-small-fr-0.22"

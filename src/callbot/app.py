@@ -1,0 +1,77 @@
+"""The FastAPI application: Twilio webhooks and media socket, agents' console, dashboard."""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from callbot import __version__
+from callbot.config import Settings, get_settings
+from callbot.runtime import load_runtime
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+ROUTERS = (
+    "callbot.telephony.routes",
+    "callbot.telephony.queue",
+    "callbot.web.auth",
+    "callbot.web.agents",
+    "callbot.web.dashboard",
+)
+
+
+def create_app(settings: Settings | None = None, *, speech: bool = True) -> FastAPI:
+    """Build the app. `speech=False` skips the speech models (web-only tests and tools)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from callbot.store.bus import create_bus
+
+        runtime = load_runtime(settings, speech=speech)
+        app.state.runtime = runtime
+        app.state.db = runtime.db
+        app.state.bus = create_bus(settings)
+        start = getattr(app.state.bus, "start", None)
+        if start is not None:
+            await start()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await app.state.bus.close()
+            runtime.db.engine.dispose()
+
+    app = FastAPI(title="callbot", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.ready = False
+    STATIC.mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name in ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        runtime = app.state.runtime
+        return JSONResponse({
+            "status": "ok",
+            "version": __version__,
+            "speech": runtime.speech_ready,
+            "intents": len(runtime.dialog.flows.intents),
+            "load_secs": runtime.load_times,
+        })
+
+    return app
+
+
+def factory() -> FastAPI:
+    """For `uvicorn --factory callbot.app:factory` (several worker processes)."""
+    return create_app()

@@ -1,0 +1,67 @@
+"""What one server process loads once and shares between calls: flows, models, database, events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from callbot.config import Settings, server_secret
+from callbot.store.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    secret: bytes
+    dialog: Any = None  # callbot.dialog.engine.DialogEngine
+    asr_model: Any = None  # vosk.Model, one per process
+    voice: Any = None  # callbot.speech.piper_tts.PiperVoiceEngine, one per process
+    prompts: Any = None  # callbot.speech.prompt_cache.PromptCache
+    asr_script: dict[str, list[str]] | None = None  # test seam, see speech/scripted.py
+    load_times: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def speech_ready(self) -> bool:
+        return self.asr_model is not None and self.voice is not None
+
+
+def _timed(runtime: Runtime, name: str, fn, *args: Any) -> Any:  # noqa: ANN401
+    t0 = time.perf_counter()
+    value = fn(*args)
+    runtime.load_times[name] = round(time.perf_counter() - t0, 3)
+    logger.info("loaded {} in {:.2f} s", name, runtime.load_times[name])
+    return value
+
+
+def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
+    """Load everything once. Raises with a clear message when flows or models are unusable."""
+    from callbot.dialog.engine import DialogEngine
+
+    db = Database(settings.database_url)
+    _runtime = Runtime(settings=settings, db=db, secret=server_secret(settings))
+    _timed(_runtime, "database", db.migrate)
+    _runtime.dialog = _timed(_runtime, "flows", DialogEngine.load, settings.flows, settings.clock)
+    if speech:
+        load_speech(_runtime)
+    return _runtime
+
+
+def load_speech(runtime: Runtime) -> None:
+    from callbot.speech.piper_tts import PiperVoiceEngine
+    from callbot.speech.prompt_cache import PromptCache
+    from callbot.speech.scripted import load_transcript_script
+    from callbot.speech.vosk_stt import load_vosk_model
+
+    s = runtime.settings
+    runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
+    runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(), s.tts_language)
+    runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
+    # Fixed prompts are synthesised once (and kept on disk), so the greeting starts at once.
+    _timed(runtime, "prompt_cache", runtime.prompts.warm, runtime.dialog.fixed_prompts())
+    if s.asr_script:
+        runtime.asr_script = load_transcript_script(s.asr_script)
+        logger.warning("CALLBOT_ASR_SCRIPT is set: transcripts come from {} (tests only)", s.asr_script)

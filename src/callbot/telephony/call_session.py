@@ -1,0 +1,109 @@
+"""One phone call: the pipecat pipeline between Twilio's socket and the dialog.
+
+transport in → VAD → caller-turn detection → Vosk STT → dialog → Piper TTS → transport out
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, WebSocket
+from loguru import logger
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+
+from callbot.dialog.processor import BargeInGate, DialogProcessor
+from callbot.dialog.types import Reply
+from callbot.store.calls import CallRecorder
+from callbot.store.models import Outcome
+from callbot.telephony.barge_in import GatedVADTurnStart
+
+SAMPLE_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law both ways
+
+
+async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: str,
+                   caller: str | None, called: str | None) -> None:
+    from callbot.speech.piper_tts import PiperTTSService
+    from callbot.speech.turns import build_hearing
+    from callbot.speech.vosk_stt import VoskSTTService
+
+    runtime = app.state.runtime
+    settings = runtime.settings
+    bus = app.state.bus
+    recorder = CallRecorder(runtime.db, call_sid)
+    await recorder.open(stream_sid=stream_sid, caller=caller, called=called, secret=runtime.secret)
+    conversation = runtime.dialog.new_conversation(caller=caller)
+
+    serializer = TwilioFrameSerializer(
+        stream_sid, call_sid=call_sid,
+        # Off: the default hangs up through Twilio's REST API on EndFrame, killing transfers.
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
+    )
+    transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
+        audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
+        serializer=serializer,
+        allowed_origins=[],  # Twilio's socket has no Origin header
+    ))
+
+    script = None
+    if runtime.asr_script is not None:
+        script = iter(runtime.asr_script.get(caller or "", []))
+    stt = VoskSTTService(runtime.asr_model, transcripts=script)
+    tts = PiperTTSService(runtime.voice, runtime.prompts)
+    gate = BargeInGate()
+    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)])
+
+    ended = False
+
+    async def on_end(reply: Reply) -> None:
+        nonlocal ended
+        ended = True
+        if reply.callback is not None:
+            await recorder.add_callback(reply.callback.number, reply.callback.reason, reply.callback.topic)
+            await bus.publish("callback.created", {"call_sid": call_sid})
+        transfer = reply.transfer
+        outcome = reply.outcome or (Outcome.TRANSFERRED if transfer else Outcome.RESOLVED)
+        await recorder.finish(
+            outcome,
+            topic=conversation.topic, intent=conversation.intent, summary=conversation.summary,
+            transfer_kind=transfer.kind if transfer else None,
+            transfer_target=transfer.target if transfer else None,
+            transfer_reason=transfer.reason if transfer else None,
+            service=transfer.service if transfer else None,
+            satisfaction=getattr(reply, "satisfaction", None),
+        )
+        await bus.publish("call.ended", {"call_sid": call_sid, "outcome": outcome})
+
+    def on_expect(kind: str) -> None:
+        setter = getattr(stt, "set_expectation", None)
+        if setter is not None:
+            setter(kind, None)
+
+    dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=on_expect,
+                             vad_stop_secs=vad_stop_secs)
+    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
+        idle_timeout_secs=None,  # silence is the dialog's business (no-input re-prompts)
+        enable_rtvi=False,  # nothing but Media Streams messages may go to Twilio
+    )
+
+    @transport.event_handler("on_client_disconnected")
+    async def _gone(_transport, _ws) -> None:  # noqa: ANN001
+        if not ended:
+            logger.info("call {}: socket closed by the caller's side", call_sid)
+        await worker.cancel()
+
+    await bus.publish("call.started", {"call_sid": call_sid})
+    try:
+        await WorkerRunner(handle_sigint=False).run(worker)
+    except Exception:  # a broken call must never take the server down
+        logger.exception("call {} failed", call_sid)
+    finally:
+        if not ended:
+            await recorder.finish(Outcome.ABANDONED, topic=conversation.topic, intent=conversation.intent,
+                                  summary=conversation.summary)
+            await bus.publish("call.ended", {"call_sid": call_sid, "outcome": Outcome.ABANDONED})
+        logger.info("call {}: response latencies {}", call_sid, [round(x) for x in dialog.latencies_ms])

@@ -1,0 +1,147 @@
+"""Twilio's entry points: the incoming-call webhook, the media socket, the after-stream action."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from loguru import logger
+from sqlalchemy import select
+
+from callbot.store.calls import hash_number, mask_number
+from callbot.store.models import Call, CallEvent, Outcome, TransferReason
+from callbot.telephony import twiml
+from callbot.telephony.signature import verify_twilio_signature
+from callbot.telephony.tokens import TokenError, check_call_token, make_call_token
+
+router = APIRouter()
+
+HANDSHAKE_TIMEOUT_SECS = 10.0
+# Twilio closes a <Connect><Stream> with normal closure; 1008 tells a stranger why it was refused.
+POLICY_VIOLATION = 1008
+
+
+def xml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+@router.post("/twilio/voice", dependencies=[Depends(verify_twilio_signature)])
+async def incoming_call(request: Request) -> Response:
+    form = await request.form()
+    call_sid = str(form.get("CallSid") or "")
+    caller = str(form.get("From") or "")
+    called = str(form.get("To") or "")
+    settings = request.app.state.settings
+    runtime = request.app.state.runtime
+    if not call_sid:
+        return Response("missing CallSid", status_code=400)
+
+    def record() -> None:
+        with runtime.db.session() as s:
+            if s.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None:
+                s.add(Call(call_sid=call_sid, started_at=datetime.now(UTC), outcome=Outcome.IN_PROGRESS,
+                           caller_hash=hash_number(runtime.secret, caller),
+                           caller_masked=mask_number(caller), called_number=called))
+
+    await asyncio.to_thread(record)
+    if not runtime.speech_ready:
+        # The bot cannot speak (models missing): never leave a resident unanswered.
+        logger.error("call {} arrived but speech is not loaded: sent to the human queue", call_sid)
+        return xml(twiml.enqueue(settings.public_url, runtime.dialog.default_queue()))
+    token = make_call_token(runtime.secret, call_sid, settings.call_token_ttl_secs)
+    return xml(twiml.connect_stream(settings.public_url, {"caller": caller, "called": called, "token": token}))
+
+
+@router.post("/twilio/after-stream", dependencies=[Depends(verify_twilio_signature)])
+async def after_stream(request: Request) -> Response:
+    """The <Connect action>: the stream is over and the caller is still on the line."""
+    form = await request.form()
+    call_sid = str(form.get("CallSid") or "")
+    settings = request.app.state.settings
+    runtime = request.app.state.runtime
+
+    def decide() -> tuple[str, str | None, str | None]:
+        with runtime.db.session() as s:
+            call = s.scalar(select(Call).where(Call.call_sid == call_sid))
+            if call is None:
+                return "unknown", None, None
+            if call.outcome == Outcome.IN_PROGRESS:
+                # The bot stopped without deciding (a fault): hand the caller to people.
+                call.outcome = Outcome.TRANSFERRED
+                call.transfer_kind = "queue"
+                call.transfer_target = runtime.dialog.default_queue()
+                call.transfer_reason = TransferReason.MISUNDERSTANDING
+                call.ended_at = datetime.now(UTC)
+                s.add(CallEvent(call_id=call.id, at=datetime.now(UTC), kind="stream.ended_undecided"))
+            if call.outcome == Outcome.TRANSFERRED and call.transfer_kind == "queue":
+                call.queued_at = datetime.now(UTC)
+                s.add(CallEvent(call_id=call.id, at=call.queued_at, kind="queue.enter",
+                                data={"queue": call.transfer_target}))
+                return "queue", call.transfer_target, call.call_sid
+            if call.outcome == Outcome.TRANSFERRED and call.transfer_kind == "dial":
+                return "dial", call.transfer_target, call.call_sid
+            return "hangup", None, call.call_sid
+
+    verb, target, sid = await asyncio.to_thread(decide)
+    if verb == "queue":
+        await request.app.state.bus.publish("call.queued", {"call_sid": sid, "queue": target})
+        return xml(twiml.enqueue(settings.public_url, target))
+    if verb == "dial":
+        return xml(twiml.dial(target))
+    if verb == "unknown":
+        logger.warning("after-stream for an unknown call {}", call_sid)
+        return xml(twiml.hangup(runtime.dialog.goodbye_text()))
+    # The bot already said goodbye in its own voice; this only ends the call.
+    return xml(twiml.hangup())
+
+
+async def read_handshake(ws: WebSocket) -> dict:
+    """Read Twilio's `connected` then `start` messages; return the `start` payload."""
+    for _ in range(2):
+        raw = await asyncio.wait_for(ws.receive_text(), HANDSHAKE_TIMEOUT_SECS)
+        try:
+            msg = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"malformed JSON in handshake: {e}") from None
+        if not isinstance(msg, dict):
+            raise ValueError("handshake message is not a JSON object")
+        if msg.get("event") == "start":
+            start = msg.get("start")
+            if not isinstance(start, dict) or not start.get("callSid") or not msg.get("streamSid"):
+                raise ValueError("start message without callSid/streamSid")
+            start.setdefault("streamSid", msg["streamSid"])
+            return start
+        if msg.get("event") != "connected":
+            raise ValueError(f"unexpected {msg.get('event')!r} before start")
+    raise ValueError("no start message")
+
+
+@router.websocket("/twilio/media")
+async def media_socket(ws: WebSocket) -> None:
+    from callbot.telephony.call_session import run_call
+
+    await ws.accept()
+    runtime = ws.app.state.runtime
+    try:
+        start = await read_handshake(ws)
+    except (ValueError, TimeoutError) as e:
+        logger.warning("media socket refused: {}", e)
+        await ws.close(code=POLICY_VIOLATION, reason=str(e)[:120])
+        return
+    except WebSocketDisconnect:
+        return
+    params = start.get("customParameters") or {}
+    call_sid = start["callSid"]
+    try:
+        check_call_token(runtime.secret, call_sid, params.get("token"))
+    except TokenError as e:
+        logger.warning("media socket for {} refused: {}", call_sid, e)
+        await ws.close(code=POLICY_VIOLATION, reason="invalid call token")
+        return
+    if not runtime.speech_ready:
+        await ws.close(code=1011, reason="speech models not loaded")
+        return
+    await run_call(ws, ws.app, call_sid=call_sid, stream_sid=start["streamSid"],
+                   caller=params.get("caller"), called=params.get("called"))
