@@ -25,5 +25,10 @@ def serve(
                 log_level=settings.log_level.lower(), ws_ping_interval=20, ws_ping_timeout=20)
 
 
+from callbot.store.data_cli import erase, purge  # noqa: E402
+
+app.command()(purge)
+app.command()(erase)
+
 if __name__ == "__main__":
     app()
