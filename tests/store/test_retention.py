@@ -45,7 +45,8 @@ def counts(db: Database) -> tuple[int, int, int]:
 
 def test_purge_and_erase(tmp_path) -> None:
     url = f"sqlite:///{tmp_path}/calls.db"
-    env = {**os.environ, "CALLBOT_DATABASE_URL": url, "CALLBOT_SECRET_KEY": "k", "CALLBOT_RETENTION_DAYS": "30"}
+    env = {**os.environ, "CALLBOT_DATABASE_URL": url, "CALLBOT_SECRET_KEY": "k",
+           "CALLBOT_RETENTION_DAYS": "30"}
     db = Database(url)
     db.migrate()
     record(db, "CAold", "+33611111111", 45, b"k")

@@ -16,10 +16,11 @@ def purge(days: int | None = typer.Option(None, help="keep this many days (CALLB
     db.migrate()
     keep = days or settings.retention_days
     erased = purge_older_than(db, keep)
-    typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel de plus de {keep} jours supprimés")
+    typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
+               f"de plus de {keep} jours supprimés")
 
 
-def erase(number: str = typer.Argument(..., help="the resident's phone number, as Twilio sends it (+33…)")) -> None:
+def erase(number: str = typer.Argument(..., help="the resident's number, as Twilio sends it (+33…)")) -> None:
     """Erase every call and callback request of one phone number (right to erasure)."""
     settings = get_settings()
     db = Database(settings.database_url)
