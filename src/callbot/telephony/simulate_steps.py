@@ -1,0 +1,55 @@
+"""What the simulated caller does, step by step (`callbot simulate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DTMF_DIGITS = "0123456789*#"
+
+
+@dataclass(frozen=True)
+class Say:
+    """The caller speaks `text` (synthesised with the project's Piper voice)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Wav:
+    """The caller plays a WAV file into the phone."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    digit: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The caller stays silent (silence frames keep flowing)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WaitForBot:
+    """Silence until the bot has spoken and its audio has finished playing (or `timeout`)."""
+
+    timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Step = Say | Wav | Dtmf | Wait | WaitForBot | Hangup
+CALLER_TURN_KINDS = ("say", "wav", "dtmf")
+
+
+def step_kind(step: Step) -> str:
+    return {Say: "say", Wav: "wav", Dtmf: "dtmf", Wait: "wait", WaitForBot: "wait_for_bot",
+            Hangup: "hangup"}[type(step)]
