@@ -30,5 +30,9 @@ from callbot.store.data_cli import erase, purge  # noqa: E402
 app.command()(purge)
 app.command()(erase)
 
+from callbot.telephony.simulate_cli import register as register_simulate  # noqa: E402
+
+register_simulate(app)
+
 if __name__ == "__main__":
     app()
