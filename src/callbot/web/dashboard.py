@@ -1,0 +1,5 @@
+"""Managers' dashboard: statistics pages and CSV exports (issue 5)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
