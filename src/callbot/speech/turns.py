@@ -1,0 +1,91 @@
+"""Hearing the caller: voice activity (Silero VAD) and end-of-turn detection (Smart Turn v3).
+
+Choices (numbers from bench/bench_speech.py and tests/speech/test_turns.py):
+- Silero VAD at 8 kHz with a short `stop_secs` (0.2 s): the VAD only says "silence started";
+  deciding that the caller has finished is the turn model's job.
+- Stop strategy: pipecat's bundled Smart Turn v3 (`smart-turn-v3.2-cpu.onnx`, multilingual,
+  French included, onnxruntime only, no torch). It ends the turn as soon as the sentence sounds
+  finished, and waits while the caller is mid-sentence or spelling a number. If it says
+  "incomplete", the turn still ends after `turn_silence_secs` of silence (speech-timeout fallback).
+  If the model cannot be loaded, a plain speech timeout (`speech_timeout_secs`) is used instead.
+- `wait_for_transcript=False`: the turn processor sits before the recogniser in our pipeline,
+  so it never sees transcripts; the recogniser finalises when the turn ends instead
+  (VoskSTTService finalises on `UserStoppedSpeakingFrame`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from loguru import logger
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.turns.user_start import BaseUserTurnStartStrategy, VADUserTurnStartStrategy
+from pipecat.turns.user_stop import (
+    BaseUserTurnStopStrategy,
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_processor import UserTurnProcessor
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+
+@dataclass(frozen=True)
+class HearingSettings:
+    """Named turn-taking thresholds. Each can be overridden by a same-named attribute on the
+    application Settings (e.g. CALLBOT_VAD_STOP_SECS once the lead exposes it)."""
+
+    vad_confidence: float = 0.7  # Silero speech probability to count a frame as speech
+    vad_start_secs: float = 0.2  # speech needed before the caller's turn starts (ignores clicks)
+    vad_stop_secs: float = 0.2  # silence before the VAD reports "stopped"
+    vad_min_volume: float = 0.5  # phone lines are quieter than microphones; pipecat default is 0.6
+    use_smart_turn: bool = True
+    turn_silence_secs: float = 1.2  # Smart Turn said "not finished": end the turn anyway after this
+    speech_timeout_secs: float = 0.5  # fallback stop strategy without the Smart Turn model
+    turn_stop_timeout_secs: float = 5.0  # safety net if no stop strategy fires at all
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HearingSettings:  # noqa: ANN401
+        values = {f.name: getattr(settings, f.name) for f in fields(cls)
+                  if getattr(settings, f.name, None) is not None}
+        return cls(**values)
+
+
+def build_stop_strategy(h: HearingSettings) -> BaseUserTurnStopStrategy:
+    if h.use_smart_turn:
+        try:
+            from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+            from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+            analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=h.turn_silence_secs))
+            return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer, wait_for_transcript=False)
+        except Exception:  # missing onnxruntime or model: a plain timeout still ends turns
+            logger.exception("Smart Turn v3 unavailable: falling back to a {} s speech timeout",
+                             h.speech_timeout_secs)
+    return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=h.speech_timeout_secs,
+                                             wait_for_transcript=False)
+
+
+def build_hearing(
+    settings: Any = None,  # noqa: ANN401
+    *,
+    start_strategies: list[BaseUserTurnStartStrategy] | None = None,
+    hearing: HearingSettings | None = None,
+) -> tuple[VADProcessor, UserTurnProcessor, float]:
+    """The two processors that go before the recogniser, and the VAD's stop delay in seconds
+    (the dialog subtracts it to time "caller stopped" → "bot answers")."""
+    h = hearing or HearingSettings.from_settings(settings)
+    vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(
+        confidence=h.vad_confidence, start_secs=h.vad_start_secs, stop_secs=h.vad_stop_secs,
+        min_volume=h.vad_min_volume,
+    )))
+    turns = UserTurnProcessor(
+        user_turn_strategies=UserTurnStrategies(
+            start=start_strategies or [VADUserTurnStartStrategy()],
+            stop=[build_stop_strategy(h)],
+        ),
+        user_turn_stop_timeout=h.turn_stop_timeout_secs,
+    )
+    return vad, turns, h.vad_stop_secs

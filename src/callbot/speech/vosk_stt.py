@@ -1,0 +1,294 @@
+"""Vosk speech recognition as a pipecat STT service: one recogniser per call, finalised by turn-taking.
+
+Audio arrives as 8 kHz PCM16 (Twilio). The recogniser is opened at 8 kHz and Kaldi resamples to the
+model's 16 kHz inside its feature pipeline (`--allow-upsample=true` in the model's mfcc.conf); this
+costs less than resampling in Python first and decodes the same (see bench/bench_speech.py).
+
+Vosk's own endpointing is not used to end a turn: when the caller's turn ends (pipecat's
+`UserStoppedSpeakingFrame`, or the raw VAD stop with `finalize_on="vad"`) the service forces
+`FinalResult()` and pushes one `TranscriptionFrame(finalized=True)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncGenerator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import vosk
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterimTranscriptionFrame,
+    StartFrame,
+    TranscriptionFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.settings import STTSettings
+from pipecat.services.stt_service import STTService
+from pipecat.utils.time import time_now_iso8601
+
+from callbot.speech.errors import ModelMissingError
+
+vosk.SetLogLevel(-1)  # Kaldi's own logging goes to stderr line by line; we log what matters
+
+# Files every Vosk model needs; a dynamic-graph model (grammar-capable) also has HCLr.fst + Gr.fst.
+REQUIRED_MODEL_FILES = ("am/final.mdl", "conf/mfcc.conf", "conf/model.conf")
+STATIC_GRAPH = "graph/HCLG.fst"
+DYNAMIC_GRAPH = ("graph/HCLr.fst", "graph/Gr.fst")
+
+# Vocabularies for grammar-constrained turns (French). "[unk]" lets anything else through as
+# unknown instead of forcing it onto the nearest listed word.
+EXPECTATION_PHRASES: dict[str, list[str]] = {
+    "yes_no": ["oui", "non", "ouais", "si", "d'accord", "exactement", "c'est ça", "pas du tout",
+               "oui merci", "non merci", "[unk]"],
+    "digits": ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
+               "onze", "douze", "treize", "quatorze", "quinze", "seize", "vingt", "trente",
+               "quarante", "cinquante", "soixante", "cent", "et", "[unk]"],
+}
+
+# Decode in ~100 ms blocks: fewer thread hops than per 20 ms frame, negligible added delay.
+BLOCK_SECS = 0.1
+
+_model_lock = threading.Lock()
+
+
+def check_model_dir(path: Path) -> None:
+    """Raise ModelMissingError unless `path` looks like a complete Vosk model."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelMissingError("Vosk model", path, "no such directory")
+    missing = [f for f in REQUIRED_MODEL_FILES if not (path / f).is_file()]
+    if not (path / STATIC_GRAPH).is_file() and not all((path / f).is_file() for f in DYNAMIC_GRAPH):
+        missing.append(f"{STATIC_GRAPH} or {' + '.join(DYNAMIC_GRAPH)}")
+    if missing:
+        raise ModelMissingError("Vosk model", path, "missing " + ", ".join(missing))
+
+
+def supports_grammar(model_path: Path) -> bool:
+    """Grammars need a dynamic graph (HCLr.fst + Gr.fst), as in the small Vosk models."""
+    return all((Path(model_path) / f).is_file() for f in DYNAMIC_GRAPH)
+
+
+@cache
+def _load(path: Path) -> vosk.Model:
+    model = vosk.Model(str(path))
+    # Remembered so services can tell whether grammars will work.
+    model.callbot_path = path  # type: ignore[attr-defined]
+    return model
+
+
+def load_vosk_model(path: Path) -> vosk.Model:
+    """Load a Vosk model once per process per path (about 3 s and 500 MB for the small models)."""
+    path = Path(path).resolve()
+    check_model_dir(path)
+    with _model_lock:
+        try:
+            return _load(path)
+        except Exception as e:  # Kaldi raises a bare Exception("Failed to create a model")
+            raise ModelMissingError("Vosk model", path, f"Vosk could not load it: {e}") from e
+
+
+class VoskSTTService(STTService):
+    """Streaming Vosk recogniser for one call.
+
+    `transcripts` is a TEST SEAM: when given, the text of each finalised utterance is replaced by
+    the next string of the iterator (the real audio still goes through the real recogniser). Used
+    with a Korean test model to "say" French words; see speech/scripted.py.
+
+    Each final `TranscriptionFrame` carries `asr_ms` (recogniser time spent on the utterance, ms)
+    as an attribute and in `result`, with the raw recognised text and the forced-final latency.
+    """
+
+    def __init__(
+        self,
+        model: vosk.Model,
+        *,
+        transcripts: Iterator[str] | None = None,
+        finalize_on: Literal["turn", "vad"] = "turn",
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
+        kwargs.setdefault("ttfs_p99_latency", 0.3)
+        kwargs.setdefault("settings", STTSettings(model="vosk", language=None))
+        super().__init__(**kwargs)
+        self._model = model
+        self._transcripts = transcripts
+        self._finalize_frame = (UserStoppedSpeakingFrame if finalize_on == "turn"
+                                else VADUserStoppedSpeakingFrame)
+        self._executor: ThreadPoolExecutor | None = None
+        self._rec: vosk.KaldiRecognizer | None = None
+        self._grammar: list[str] | None = None
+        self._pending_grammar: list[str] | None | bool = False  # False: no change requested
+        self._expectation = "speech"
+        self._buffer = bytearray()
+        self._block_bytes = 0
+        self._segments: list[str] = []  # text Vosk finalised on its own inside this utterance
+        self._last_partial = ""
+        self._heard_audio = False
+        self._asr_secs = 0.0
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def expectation(self) -> str:
+        return self._expectation
+
+    def set_expectation(self, kind: str, phrases: list[str] | None = None) -> None:
+        """Constrain the NEXT caller turn to a vocabulary (yes/no, digits), or open it ("speech").
+
+        Takes effect at the next utterance boundary. Models without a dynamic graph stay open.
+        """
+        self._expectation = kind
+        if kind == "speech":
+            wanted = None
+        else:
+            wanted = list(phrases) if phrases else EXPECTATION_PHRASES.get(kind)
+            if wanted is not None and "[unk]" not in wanted:
+                wanted.append("[unk]")
+        path = getattr(self._model, "callbot_path", None)
+        if wanted is not None and (path is None or not supports_grammar(path)):
+            logger.debug("Vosk model has no dynamic graph: expectation {} stays open vocabulary", kind)
+            wanted = None
+        self._pending_grammar = wanted
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        # One thread per call: Vosk releases the GIL, and a single worker keeps calls in order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
+        self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
+        self._rec = await self._in_thread(self._new_recognizer, None)
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        self._shutdown()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+        self._shutdown()
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self._rec = None
+
+    # -- frames -----------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, self._finalize_frame) and direction == FrameDirection.DOWNSTREAM:
+            # The transcript goes down before the stop frame, so the dialog has it in hand.
+            await self._finalize()
+        await super().process_frame(frame, direction)
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        if self._rec is None:
+            yield None
+            return
+        self._buffer.extend(audio)
+        if len(self._buffer) < self._block_bytes:
+            yield None
+            return
+        block = bytes(self._buffer)
+        self._buffer.clear()
+        partial = await self._in_thread(self._accept, block)
+        if partial and partial != self._last_partial:
+            self._last_partial = partial
+            yield InterimTranscriptionFrame(partial, self._user_id, time_now_iso8601(),
+                                            result={"partial": partial})
+        else:
+            yield None
+
+    # -- recogniser (runs in the call's worker thread) --------------------------------------
+    async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
+        if self._executor is None:
+            raise RuntimeError("VoskSTTService used before start()")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _new_recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
+        if grammar:
+            rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps(grammar, ensure_ascii=False))
+        else:
+            rec = vosk.KaldiRecognizer(self._model, self.sample_rate)
+        self._grammar = grammar
+        return rec
+
+    def _accept(self, block: bytes) -> str:
+        t0 = time.perf_counter()
+        rec = self._rec
+        self._heard_audio = True
+        if rec.AcceptWaveform(block):
+            # Vosk endpointed on its own (a pause inside the caller's turn): keep the text.
+            text = json.loads(rec.Result()).get("text", "")
+            if text:
+                self._segments.append(text)
+            partial = " ".join(self._segments)
+        else:
+            partial = " ".join([*self._segments, json.loads(rec.PartialResult()).get("partial", "")]).strip()
+        self._asr_secs += time.perf_counter() - t0
+        return partial
+
+    def _final(self, tail: bytes) -> tuple[str, float, float]:
+        """Force the end of the utterance; returns (text, recogniser secs, final secs)."""
+        t0 = time.perf_counter()
+        rec = self._rec
+        if tail:
+            rec.AcceptWaveform(tail)
+        text = json.loads(rec.FinalResult()).get("text", "")
+        words = " ".join([*self._segments, text]).strip()
+        rec.Reset()
+        final_secs = time.perf_counter() - t0
+        asr_secs = self._asr_secs + final_secs
+        self._segments.clear()
+        self._asr_secs = 0.0
+        self._heard_audio = False
+        self._apply_pending_grammar()
+        return words, asr_secs, final_secs
+
+    def _apply_pending_grammar(self) -> None:
+        if self._pending_grammar is not False:
+            self._rec = self._new_recognizer(self._pending_grammar or None)
+            self._pending_grammar = False
+
+    async def _finalize(self) -> None:
+        if self._rec is None:
+            return
+        tail = bytes(self._buffer)
+        self._buffer.clear()
+        if not tail and not self._heard_audio:
+            if self._pending_grammar is not False:
+                await self._in_thread(self._apply_pending_grammar)
+            return
+        heard, asr_secs, final_secs = await self._in_thread(self._final, tail)
+        self._last_partial = ""
+        text = heard
+        scripted = False
+        if self._transcripts is not None:
+            # TEST SEAM: the real recogniser ran on the real audio; the scripted line replaces
+            # its text (even when it found no words: the VAD did hear speech).
+            text = next(self._transcripts, heard)
+            scripted = True
+        if not text:
+            logger.debug("Vosk: turn ended with no words")
+            return
+        asr_ms = round(asr_secs * 1000, 1)
+        frame = TranscriptionFrame(
+            text, self._user_id, time_now_iso8601(), finalized=True,
+            result={"asr_ms": asr_ms, "final_ms": round(final_secs * 1000, 1), "heard": heard,
+                    "scripted": scripted, "expectation": self._expectation,
+                    "grammar": self._grammar is not None},
+        )
+        frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # read by the dialog recorder
+        await self.push_frame(frame)
