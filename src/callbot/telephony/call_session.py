@@ -9,7 +9,6 @@ from fastapi import FastAPI, WebSocket
 from loguru import logger
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
@@ -18,6 +17,8 @@ from callbot.dialog.types import Reply
 from callbot.store.calls import CallRecorder
 from callbot.store.models import Outcome
 from callbot.telephony.barge_in import GatedVADTurnStart
+from callbot.telephony.marks import PlaybackMarks
+from callbot.telephony.serializer import TolerantTwilioSerializer
 
 SAMPLE_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law both ways
 
@@ -35,11 +36,7 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
     await recorder.open(stream_sid=stream_sid, caller=caller, called=called, secret=runtime.secret)
     conversation = runtime.dialog.new_conversation(caller=caller)
 
-    serializer = TwilioFrameSerializer(
-        stream_sid, call_sid=call_sid,
-        # Off: the default hangs up through Twilio's REST API on EndFrame, killing transfers.
-        params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
-    )
+    serializer = TolerantTwilioSerializer(stream_sid, call_sid)
     transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
         serializer=serializer,
@@ -82,7 +79,8 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
 
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=on_expect,
                              vad_stop_secs=vad_stop_secs)
-    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
+    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, PlaybackMarks(stream_sid),
+                         transport.output()])
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
