@@ -47,7 +47,8 @@ def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None
     assert summary.greeting_ms is not None and summary.greeting_ms < 2000
     assert summary.turns[0].first_audio_ms is not None
     assert summary.violations == []
-    assert summary.marks_echoed == summary.marks_sent_by_server
+    assert summary.marks_echoed == summary.marks_sent_by_server > 0
+    assert summary.clears == 0  # the caller only spoke while the bot was silent
     assert summary.hung_up_by == "server"
     assert summary.outcome["verb"] == "hangup"
 

@@ -53,7 +53,12 @@ class Recorder(Protocol):
 class BargeInGate:
     """Shared with the turn-start strategy: may caller speech interrupt the bot right now?"""
 
-    allow: bool = True
+    allow: bool = True  # False while a non-interruptible prompt plays
+    bot_speaking: bool = False  # nothing to interrupt (and no `clear` to send) while silent
+
+    @property
+    def interrupts(self) -> bool:
+        return self.allow and self.bot_speaking
 
 
 def segments(prompts: list[Prompt]) -> list[list[Prompt]]:
@@ -197,6 +202,7 @@ class DialogProcessor(FrameProcessor):
         self._arm_watchdog()
 
     def _on_bot_started(self) -> None:
+        self.gate.bot_speaking = True
         self._cancel_watchdog()
         if self._caller_stopped_at is not None:
             ms = (time.monotonic() - self._caller_stopped_at) * 1000
@@ -206,6 +212,7 @@ class DialogProcessor(FrameProcessor):
                 self.create_task(self._rec.set_turn_latency(self._latency_turn_id, ms))
 
     async def _on_bot_stopped(self) -> None:
+        self.gate.bot_speaking = False
         self._cancel_watchdog()
         self.gate.allow = True
         if self._speaking:

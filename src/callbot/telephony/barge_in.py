@@ -22,6 +22,6 @@ class GatedVADTurnStart(VADUserTurnStartStrategy):
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            await self.trigger_user_turn_started(enable_interruptions=self._gate.allow)
+            await self.trigger_user_turn_started(enable_interruptions=self._gate.interrupts)
             return ProcessFrameResult.STOP
         return ProcessFrameResult.CONTINUE

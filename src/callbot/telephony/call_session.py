@@ -96,7 +96,9 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
 
     await bus.publish("call.started", {"call_sid": call_sid})
     try:
-        await WorkerRunner(handle_sigint=False).run(worker)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
     except Exception:  # a broken call must never take the server down
         logger.exception("call {} failed", call_sid)
     finally:
