@@ -254,7 +254,7 @@ class _MediaCall:
         except ConnectionClosed:
             pass
         finally:
-            rcvd = self.ws.close_rcvd
+            rcvd = self.ws.protocol.close_rcvd
             if rcvd is not None:
                 self.summary.close = {"code": rcvd.code, "reason": rcvd.reason}
             self.closed.set()
