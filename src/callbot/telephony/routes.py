@@ -51,7 +51,8 @@ async def incoming_call(request: Request) -> Response:
         logger.error("call {} arrived but speech is not loaded: sent to the human queue", call_sid)
         return xml(twiml.enqueue(settings.public_url, runtime.dialog.default_queue()))
     token = make_call_token(runtime.secret, call_sid, settings.call_token_ttl_secs)
-    return xml(twiml.connect_stream(settings.public_url, {"caller": caller, "called": called, "token": token}))
+    params = {"caller": caller, "called": called, "token": token}
+    return xml(twiml.connect_stream(settings.public_url, params))
 
 
 @router.post("/twilio/after-stream", dependencies=[Depends(verify_twilio_signature)])
