@@ -208,9 +208,10 @@ def simulate(
 ) -> None:
     """Place a call like Twilio: webhook, media socket (20 ms mu-law frames), marks, DTMF, <Connect action>.
 
-    Steps, repeated at will, run in command-line order: --say TEXT (spoken with the project's Piper
-    voice), --wav FILE, --dtmf DIGITS, --wait SECONDS, --hangup. The simulator waits for the bot's
-    greeting first and for its answer after each --say, --wav and --dtmf.
+    Steps run in command-line order and can repeat:
+    --say TEXT (spoken with the project's Piper voice), --wav FILE, --dtmf DIGITS, --wait SECONDS, --hangup.
+
+    The caller waits for the greeting first, and for the bot's answer after each --say, --wav and --dtmf.
     """
     try:
         steps = steps_from_script(script) if script else []
