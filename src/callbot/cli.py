@@ -34,5 +34,13 @@ from callbot.telephony.simulate_cli import register as register_simulate  # noqa
 
 register_simulate(app)
 
+from callbot.stats_cli import register as register_stats  # noqa: E402
+
+register_stats(app)
+
+from callbot.speech.models_cli import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
+
 if __name__ == "__main__":
     app()

@@ -67,7 +67,12 @@ class Call(Base):
         back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_calls_outcome_started", "outcome", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_outcome_started", "outcome", "started_at"),
+        # Dashboard filters (migration 0003_dashboard).
+        Index("ix_calls_service_started", "service", "started_at"),
+        Index("ix_calls_topic_started", "topic", "started_at"),
+    )
 
 
 class Turn(Base):
@@ -90,6 +95,9 @@ class Turn(Base):
     via_dtmf: Mapped[bool] = mapped_column(Boolean, default=False)
 
     call: Mapped[Call] = relationship(back_populates="turns")
+
+    # Dashboard: latency and unrecognised utterances per period (migration 0003_dashboard).
+    __table_args__ = (Index("ix_turns_at", "at"), Index("ix_turns_action_at", "action", "at"))
 
 
 class CallEvent(Base):

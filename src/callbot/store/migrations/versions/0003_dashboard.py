@@ -1,20 +1,28 @@
-"""dashboard indexes — owned by the dashboard work
+"""dashboard indexes: period queries filtered by service or topic, caller turns by time and action
 
 Revision ID: 0003_dashboard
 Revises: 0002_console
 """
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision = "0003_dashboard"
 down_revision = "0002_console"
 branch_labels = None
 depends_on = None
 
+INDEXES = (
+    ("ix_calls_service_started", "calls", ["service", "started_at"]),
+    ("ix_calls_topic_started", "calls", ["topic", "started_at"]),
+    ("ix_turns_at", "turns", ["at"]),
+    ("ix_turns_action_at", "turns", ["action", "at"]),
+)
+
 
 def upgrade() -> None:
-    pass
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
 
 
 def downgrade() -> None:
-    pass
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)

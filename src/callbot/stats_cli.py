@@ -1,0 +1,90 @@
+"""`callbot stats` (the dashboard's figures on the command line) and `callbot seed` (synthetic history)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import typer
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"date attendue au format AAAA-MM-JJ, reçu {value!r}", param_hint=option) from None
+
+
+def _database():  # noqa: ANN202
+    from callbot.config import get_settings
+    from callbot.store.db import Database
+
+    db = Database(get_settings().database_url)
+    db.migrate()
+    return db
+
+
+def stats(
+    from_: str | None = typer.Option(None, "--from", help="premier jour (AAAA-MM-JJ, heure de Paris); "
+                                     "défaut : le premier appel enregistré"),
+    to: str | None = typer.Option(None, "--to", help="dernier jour inclus (AAAA-MM-JJ); défaut : aujourd'hui"),
+    service: list[str] = typer.Option([], "--service", help="ne compter que ce service (répétable)"),
+    topic: list[str] = typer.Option([], "--topic", help="ne compter que ce sujet (répétable)"),
+    as_json: bool = typer.Option(False, "--json", help="sortie JSON"),
+) -> None:
+    """Statistics of the calls for a period, the same figures as the managers' dashboard."""
+    from callbot.config import get_settings
+    from callbot.store import stats as st
+
+    db = _database()
+    end = _day(to, "--to") or get_settings().clock().astimezone(st.PARIS).date()
+    with db.session() as s:
+        start = _day(from_, "--from") or st.first_call_day(s) or end
+        try:
+            period = st.Period(start, end, tuple(service), tuple(topic))
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--from/--to") from None
+        figures = st.compute(s, period)
+    data = st.as_json(figures)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    pct = f"{data['containment'] * 100:.1f} %" if data["containment"] is not None else "—"
+    lines = [
+        f"Période du {period.start:%d/%m/%Y} au {period.end:%d/%m/%Y}",
+        f"Appels : {data['calls']}",
+        f"Résolus par le bot : {data['resolved_by_bot']} ({pct})",
+        f"Transférés : {data['transferred']}",
+        *(f"  - {st.REASON_LABELS.get(k, k)} : {v}" for k, v in data["transfers_by_reason"].items()),
+        f"Rappels demandés : {data['callbacks']}",
+        f"Abandonnés : {data['abandoned']} (avant réponse {data['abandoned_before_answer']}, "
+        f"en file d'attente {data['abandoned_in_queue']})",
+        f"Pic d'appels simultanés : {data['peak_simultaneous']}",
+        "Sujets les plus fréquents :",
+        *(f"  - {t['topic']} : {t['calls']}" for t in data["top_topics"][:10]),
+    ]
+    typer.echo("\n".join(lines))
+
+
+def seed(
+    calls: int = typer.Option(..., "--calls", min=0, help="nombre d'appels synthétiques à créer"),
+    days: int = typer.Option(365, "--days", min=1, help="répartis sur ce nombre de jours jusqu'à aujourd'hui"),
+    seed_: int = typer.Option(1, "--seed", help="graine du générateur (même graine, même historique)"),
+) -> None:
+    """Fill the database with realistic synthetic calls (marked synthetic) for demos and benchmarks."""
+    from callbot.config import get_settings
+    from callbot.store.seed import seed as run_seed
+
+    db = _database()
+    now = get_settings().clock()
+    end = now if isinstance(now, datetime) else datetime.now() + timedelta(0)
+    result = run_seed(db.engine, calls, days=days, seed=seed_, end=end)
+    typer.echo(f"{result.calls} appels synthétiques, {result.turns} tours de parole, "
+               f"{result.callbacks} rappels créés en {result.seconds:.1f} s.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stats")(stats)
+    app.command("seed")(seed)
