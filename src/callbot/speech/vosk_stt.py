@@ -15,6 +15,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -31,6 +32,7 @@ from pipecat.frames.frames import (
     StartFrame,
     TranscriptionFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
@@ -59,6 +61,8 @@ EXPECTATION_PHRASES: dict[str, list[str]] = {
 
 # Decode in ~100 ms blocks: fewer thread hops than per 20 ms frame, negligible added delay.
 BLOCK_SECS = 0.1
+# Audio kept from before the VAD's speech start (the VAD needs start_secs of speech to decide).
+PREROLL_SECS = 0.5
 
 _model_lock = threading.Lock()
 
@@ -102,6 +106,11 @@ def load_vosk_model(path: Path) -> vosk.Model:
 class VoskSTTService(STTService):
     """Streaming Vosk recogniser for one call.
 
+    The recogniser only decodes inside the caller's turns: from the VAD's speech start (plus
+    `PREROLL_SECS` of audio kept from before it, so the first syllable is not lost) to the end of
+    the turn. Silence while the bot speaks costs no CPU, and noise decoded between turns cannot
+    leak into the next transcript.
+
     `transcripts` is a TEST SEAM: when given, the text of each finalised utterance is replaced by
     the next string of the iterator (the real audio still goes through the real recogniser). Used
     with a Korean test model to "say" French words; see speech/scripted.py.
@@ -132,9 +141,12 @@ class VoskSTTService(STTService):
         self._expectation = "speech"
         self._buffer = bytearray()
         self._block_bytes = 0
+        self._preroll: deque[bytes] = deque()
+        self._preroll_bytes = 0
+        self._in_turn = False  # decoding an utterance (VAD start seen, turn not yet finalised)
+        self._vad_speaking = False
         self._segments: list[str] = []  # text Vosk finalised on its own inside this utterance
         self._last_partial = ""
-        self._heard_audio = False
         self._asr_secs = 0.0
 
     # -- public -----------------------------------------------------------------------------
@@ -143,10 +155,9 @@ class VoskSTTService(STTService):
         return self._expectation
 
     def set_expectation(self, kind: str, phrases: list[str] | None = None) -> None:
-        """Constrain the NEXT caller turn to a vocabulary (yes/no, digits), or open it ("speech").
-
-        Takes effect at the next utterance boundary. Models without a dynamic graph stay open.
-        """
+        """Constrain the NEXT caller turn to a vocabulary ("yes_no", "digits", or your own
+        `phrases`), or open it again ("speech"). Takes effect when the caller next starts
+        speaking. Models without a dynamic graph (HCLr.fst + Gr.fst) stay open-vocabulary."""
         self._expectation = kind
         if kind == "speech":
             wanted = None
@@ -166,6 +177,7 @@ class VoskSTTService(STTService):
         # One thread per call: Vosk releases the GIL, and a single worker keeps calls in order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
         self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
+        self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
         self._rec = await self._in_thread(self._new_recognizer, None)
 
     async def stop(self, frame: EndFrame) -> None:
@@ -188,13 +200,24 @@ class VoskSTTService(STTService):
 
     # -- frames -----------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, self._finalize_frame) and direction == FrameDirection.DOWNSTREAM:
-            # The transcript goes down before the stop frame, so the dialog has it in hand.
-            await self._finalize()
+        if direction == FrameDirection.DOWNSTREAM:
+            if isinstance(frame, VADUserStartedSpeakingFrame):
+                self._vad_speaking = True
+                if not self._in_turn:
+                    await self._begin_turn()
+            elif isinstance(frame, VADUserStoppedSpeakingFrame):
+                self._vad_speaking = False
+            if isinstance(frame, self._finalize_frame):
+                # The transcript goes down before the stop frame, so the dialog has it in hand.
+                await self._finalize()
         await super().process_frame(frame, direction)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         if self._rec is None:
+            yield None
+            return
+        if not self._in_turn:
+            self._keep_preroll(audio)
             yield None
             return
         self._buffer.extend(audio)
@@ -211,67 +234,28 @@ class VoskSTTService(STTService):
         else:
             yield None
 
-    # -- recogniser (runs in the call's worker thread) --------------------------------------
-    async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
-        if self._executor is None:
-            raise RuntimeError("VoskSTTService used before start()")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    def _keep_preroll(self, audio: bytes) -> None:
+        self._preroll.append(audio)
+        size = sum(len(a) for a in self._preroll)
+        while self._preroll and size - len(self._preroll[0]) >= self._preroll_bytes:
+            size -= len(self._preroll.popleft())
 
-    def _new_recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
-        if grammar:
-            rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps(grammar, ensure_ascii=False))
-        else:
-            rec = vosk.KaldiRecognizer(self._model, self.sample_rate)
-        self._grammar = grammar
-        return rec
-
-    def _accept(self, block: bytes) -> str:
-        t0 = time.perf_counter()
-        rec = self._rec
-        self._heard_audio = True
-        if rec.AcceptWaveform(block):
-            # Vosk endpointed on its own (a pause inside the caller's turn): keep the text.
-            text = json.loads(rec.Result()).get("text", "")
-            if text:
-                self._segments.append(text)
-            partial = " ".join(self._segments)
-        else:
-            partial = " ".join([*self._segments, json.loads(rec.PartialResult()).get("partial", "")]).strip()
-        self._asr_secs += time.perf_counter() - t0
-        return partial
-
-    def _final(self, tail: bytes) -> tuple[str, float, float]:
-        """Force the end of the utterance; returns (text, recogniser secs, final secs)."""
-        t0 = time.perf_counter()
-        rec = self._rec
-        if tail:
-            rec.AcceptWaveform(tail)
-        text = json.loads(rec.FinalResult()).get("text", "")
-        words = " ".join([*self._segments, text]).strip()
-        rec.Reset()
-        final_secs = time.perf_counter() - t0
-        asr_secs = self._asr_secs + final_secs
-        self._segments.clear()
-        self._asr_secs = 0.0
-        self._heard_audio = False
-        self._apply_pending_grammar()
-        return words, asr_secs, final_secs
-
-    def _apply_pending_grammar(self) -> None:
-        if self._pending_grammar is not False:
-            self._rec = self._new_recognizer(self._pending_grammar or None)
-            self._pending_grammar = False
+    async def _begin_turn(self) -> None:
+        if self._rec is None:
+            return
+        preroll = b"".join(self._preroll)
+        self._preroll.clear()
+        self._in_turn = True
+        await self._in_thread(self._start_utterance, preroll)
 
     async def _finalize(self) -> None:
-        if self._rec is None:
+        if self._rec is None or not self._in_turn:
             return
         tail = bytes(self._buffer)
         self._buffer.clear()
-        if not tail and not self._heard_audio:
-            if self._pending_grammar is not False:
-                await self._in_thread(self._apply_pending_grammar)
-            return
-        heard, asr_secs, final_secs = await self._in_thread(self._final, tail)
+        heard, asr_secs, final_secs, grammar = await self._in_thread(self._final, tail)
+        # A turn cut by the stop timeout while the caller still talks goes on as a new utterance.
+        self._in_turn = self._vad_speaking
         self._last_partial = ""
         text = heard
         scripted = False
@@ -287,8 +271,61 @@ class VoskSTTService(STTService):
         frame = TranscriptionFrame(
             text, self._user_id, time_now_iso8601(), finalized=True,
             result={"asr_ms": asr_ms, "final_ms": round(final_secs * 1000, 1), "heard": heard,
-                    "scripted": scripted, "expectation": self._expectation,
-                    "grammar": self._grammar is not None},
+                    "scripted": scripted, "expectation": self._expectation, "grammar": grammar},
         )
-        frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # read by the dialog recorder
+        frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # stored with the caller's turn
         await self.push_frame(frame)
+
+    # -- recogniser (runs in the call's worker thread) --------------------------------------
+    async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
+        if self._executor is None:
+            raise RuntimeError("VoskSTTService used before start()")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _new_recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
+        if grammar:
+            rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps(grammar, ensure_ascii=False))
+        else:
+            rec = vosk.KaldiRecognizer(self._model, self.sample_rate)
+        self._grammar = grammar
+        return rec
+
+    def _start_utterance(self, preroll: bytes) -> None:
+        t0 = time.perf_counter()
+        if self._pending_grammar is not False:
+            self._rec = self._new_recognizer(self._pending_grammar or None)
+            self._pending_grammar = False
+        self._segments.clear()
+        self._asr_secs = 0.0
+        if preroll:
+            self._rec.AcceptWaveform(preroll)
+        self._asr_secs = time.perf_counter() - t0
+
+    def _accept(self, block: bytes) -> str:
+        t0 = time.perf_counter()
+        rec = self._rec
+        if rec.AcceptWaveform(block):
+            # Vosk endpointed on its own (a pause inside the caller's turn): keep the text.
+            text = json.loads(rec.Result()).get("text", "")
+            if text:
+                self._segments.append(text)
+            partial = " ".join(self._segments)
+        else:
+            partial = " ".join([*self._segments, json.loads(rec.PartialResult()).get("partial", "")]).strip()
+        self._asr_secs += time.perf_counter() - t0
+        return partial
+
+    def _final(self, tail: bytes) -> tuple[str, float, float, bool]:
+        """Force the end of the utterance: (text, recogniser secs, final secs, grammar used)."""
+        t0 = time.perf_counter()
+        rec = self._rec
+        if tail:
+            rec.AcceptWaveform(tail)
+        text = json.loads(rec.FinalResult()).get("text", "")
+        words = " ".join([*self._segments, text]).strip()
+        rec.Reset()
+        final_secs = time.perf_counter() - t0
+        asr_secs = self._asr_secs + final_secs
+        self._segments.clear()
+        self._asr_secs = 0.0
+        return words, asr_secs, final_secs, self._grammar is not None
