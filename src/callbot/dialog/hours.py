@@ -1,0 +1,196 @@
+"""Opening hours of the commune's services, said the way a person would on the phone.
+
+Everything is computed from the flow data and a clock: weekly hours, exceptional closures and
+French public holidays (`holidays.France`). Times are written in words a TTS reads well
+("17 heures", "8 heures 30").
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from callbot.dialog.schema import WEEKDAYS, Commune, Service, TimeRange
+
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+          "octobre", "novembre", "décembre"]
+
+
+def spoken_time(t: time) -> str:
+    if t.hour == 12 and t.minute == 0:
+        return "midi"
+    if t.minute == 0:
+        return f"{t.hour} heures" if t.hour != 1 else "1 heure"
+    return f"{t.hour} heure{'s' if t.hour != 1 else ''} {t.minute}"
+
+
+def spoken_date(d: date) -> str:
+    day = "1er" if d.day == 1 else str(d.day)
+    return f"{WEEKDAYS[d.weekday()]} {day} {MONTHS[d.month - 1]}"
+
+
+def spoken_ranges(ranges: list[TimeRange]) -> str:
+    parts = [f"de {spoken_time(r.start)} à {spoken_time(r.end)}" for r in ranges]
+    return " et ".join(parts)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=8)
+def _holidays(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year, language="fr")
+
+
+class Hours:
+    """Opening state of services at any moment, for one commune."""
+
+    def __init__(self, commune: Commune) -> None:
+        self.commune = commune
+        self.tz = ZoneInfo(commune.timezone)
+
+    def local(self, now: datetime) -> datetime:
+        if now.tzinfo is None:
+            return now.replace(tzinfo=self.tz)
+        return now.astimezone(self.tz)
+
+    def holiday(self, d: date) -> str | None:
+        name = _holidays(self.commune.holidays, d.year).get(d)
+        return str(name) if name else None
+
+    def closure(self, service_id: str, d: date) -> str | None:
+        for c in self.commune.closures:
+            if c.date <= d <= (c.until or c.date) and (c.services == "all" or service_id in c.services):
+                return c.reason
+        return None
+
+    def ranges(self, service_id: str, d: date) -> list[TimeRange]:
+        """Opening ranges of a day (empty on holidays and closures)."""
+        if self.holiday(d) or self.closure(service_id, d):
+            return []
+        return self.commune.services[service_id].hours.get(WEEKDAYS[d.weekday()], [])
+
+    def is_open(self, service_id: str, now: datetime) -> bool:
+        now = self.local(now)
+        t = now.time()
+        return any(r.start <= t < r.end for r in self.ranges(service_id, now.date()))
+
+    def next_opening(self, service_id: str, now: datetime) -> datetime | None:
+        now = self.local(now)
+        for offset in range(0, 60):
+            d = now.date() + timedelta(days=offset)
+            for r in self.ranges(service_id, d):
+                start = datetime.combine(d, r.start, tzinfo=self.tz)
+                if start > now:
+                    return start
+        return None
+
+    # -- spoken sentences ----------------------------------------------------------------------
+    def _svc(self, service_id: str) -> Service:
+        return self.commune.services[service_id]
+
+    def _adj(self, service_id: str, word: str) -> str:
+        return word + ("e" if self._svc(service_id).feminine else "")
+
+    def _when(self, d: date, today: date) -> str:
+        if d == today:
+            return "aujourd'hui"
+        if d == today + timedelta(days=1):
+            return "demain"
+        if 1 < (d - today).days < 7:
+            return WEEKDAYS[d.weekday()]
+        return "le " + spoken_date(d)
+
+    def reopening(self, service_id: str, now: datetime) -> str:
+        """« réouvre demain à 8 heures 30 »."""
+        now = self.local(now)
+        nxt = self.next_opening(service_id, now)
+        if nxt is None:
+            return ""
+        when = self._when(nxt.date(), now.date())
+        return f"réouvre {when} à {spoken_time(nxt.time())}"
+
+    def weekly(self, service_id: str) -> str:
+        """« du lundi au vendredi de 8 heures 30 à 12 heures et de 13 heures 30 à 17 heures, ... »."""
+        svc = self._svc(service_id)
+        groups: list[tuple[list[str], list[TimeRange]]] = []
+        for day in WEEKDAYS:
+            ranges = svc.hours.get(day, [])
+            if not ranges:
+                continue
+            follows = bool(groups) and WEEKDAYS.index(groups[-1][0][-1]) == WEEKDAYS.index(day) - 1
+            if follows and groups[-1][1] == ranges:
+                groups[-1][0].append(day)
+            else:
+                groups.append(([day], ranges))
+        if not groups:
+            return f"{svc.name} ne reçoit pas de public à heures fixes"
+        parts = []
+        for days, ranges in groups:
+            if len(days) == 1:
+                label = f"le {days[0]}"
+            elif len(days) == 2:
+                label = f"le {days[0]} et le {days[1]}"
+            else:
+                label = f"du {days[0]} au {days[-1]}"
+            parts.append(f"{label} {spoken_ranges(ranges)}")
+        text = ", ".join(parts[:-1]) + (", et " if len(parts) > 1 else "") + parts[-1]
+        note = f", {svc.note}" if svc.note else ""
+        return f"{svc.name} est {self._adj(service_id, 'ouvert')} {text}{note}"
+
+    def on_day(self, service_id: str, d: date, now: datetime) -> str:
+        """Hours of one day: today's state is live (open until, reopens at)."""
+        now = self.local(now)
+        today = now.date()
+        if d == today:
+            return self.today(service_id, now)
+        svc = self._svc(service_id)
+        when = self._when(d, today)
+        closed = self._adj(service_id, "fermé")
+        holiday = self.holiday(d)
+        if holiday:
+            return _cap(f"{svc.name} sera {closed} {when}, jour férié ({holiday})")
+        reason = self.closure(service_id, d)
+        if reason:
+            return _cap(f"{svc.name} sera {closed} {when} : {reason}")
+        ranges = self.ranges(service_id, d)
+        if not ranges:
+            return _cap(f"{svc.name} est {closed} le {WEEKDAYS[d.weekday()]}")
+        return _cap(f"{when}, {svc.name} sera {self._adj(service_id, 'ouvert')} {spoken_ranges(ranges)}")
+
+    def today(self, service_id: str, now: datetime) -> str:
+        """« La mairie est ouverte aujourd'hui jusqu'à 17 heures », « fermée ce lundi férié »."""
+        now = self.local(now)
+        svc = self._svc(service_id)
+        d, t = now.date(), now.time()
+        closed = self._adj(service_id, "fermé")
+        opened = self._adj(service_id, "ouvert")
+        again = self.reopening(service_id, now)
+        again = f". Elle {again}" if svc.feminine else f". Il {again}"
+        if not self.reopening(service_id, now):
+            again = ""
+        holiday = self.holiday(d)
+        if holiday:
+            return _cap(f"{svc.name} est {closed} ce {WEEKDAYS[d.weekday()]} férié ({holiday}){again}")
+        reason = self.closure(service_id, d)
+        if reason:
+            return _cap(f"{svc.name} est exceptionnellement {closed} aujourd'hui : {reason}{again}")
+        ranges = self.ranges(service_id, d)
+        if not ranges:
+            return _cap(f"{svc.name} est {closed} le {WEEKDAYS[d.weekday()]}{again}")
+        for i, r in enumerate(ranges):
+            if r.start <= t < r.end:
+                rest = ranges[i + 1:]
+                later = f", puis {spoken_ranges(rest)}" if rest else ""
+                return _cap(f"{svc.name} est {opened} aujourd'hui jusqu'à {spoken_time(r.end)}{later}")
+            if t < r.start:
+                if i == 0:
+                    return _cap(f"{svc.name} ouvre aujourd'hui à {spoken_time(r.start)}, "
+                                f"{spoken_ranges(ranges)}")
+                return _cap(f"{svc.name} est {closed} pour la pause de midi{again}, "
+                            f"jusqu'à {spoken_time(r.end)}")
+        return _cap(f"{svc.name} est {closed} pour aujourd'hui{again}")

@@ -1,0 +1,268 @@
+"""The flow file format, as pydantic models (documented for authors in flows/README.md).
+
+Every model forbids unknown keys, so a typo in a flow file is an error with its line, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+TOPICS = [
+    "horaires_contact", "identite", "etat_civil", "mariage_pacs", "deces_funeraire", "elections",
+    "recensement_citoyen", "urbanisme", "ecole_enfance", "dechets_proprete", "voirie_signalement",
+    "social_solidarite", "animaux", "vie_associative_salles", "police_tranquillite",
+    "fiscalite_locale", "hors_mairie", "parler_agent", "urgence",
+]
+_RANGE = re.compile(r"^(\d{1,2})[:h](\d{2})\s*-\s*(\d{1,2})[:h](\d{2})$")
+_PHONE = re.compile(r"^\+?[0-9]{3,15}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeRange(Strict):
+    start: time
+    end: time
+
+
+def parse_ranges(value: list[str]) -> list[TimeRange]:
+    ranges = []
+    for item in value:
+        m = _RANGE.match(str(item).strip())
+        if not m:
+            raise ValueError(f"plage horaire invalide {item!r} (attendu par exemple \"08:30-12:00\")")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise ValueError(f"heure invalide dans {item!r}")
+        start, end = time(h1, m1), time(h2, m2)
+        if end <= start:
+            raise ValueError(f"la plage {item!r} finit avant de commencer")
+        if ranges and start < ranges[-1].end:
+            raise ValueError(f"la plage {item!r} chevauche la précédente")
+        ranges.append(TimeRange(start=start, end=end))
+    return ranges
+
+
+class Service(Strict):
+    name: str = Field(description="spoken name with its article: « la mairie », « le service urbanisme »")
+    feminine: bool = True
+    phone: str | None = None
+    queue: str | None = None
+    # Weekday → list of "HH:MM-HH:MM"; a missing weekday is closed.
+    hours: dict[str, list[TimeRange]] = Field(default_factory=dict)
+    # Only by appointment, or a note read after the hours ("sur rendez-vous").
+    note: str | None = None
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, v: object) -> object:
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for day, ranges in v.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"jour inconnu {day!r} (attendu : {', '.join(WEEKDAYS)})")
+            if ranges is None:
+                ranges = []
+            if not isinstance(ranges, list):
+                raise ValueError(f"{day} : une liste de plages est attendue")
+            out[day] = parse_ranges(ranges) if ranges and isinstance(ranges[0], str) else ranges
+        return out
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is not None and not _PHONE.match(v.replace(" ", "")):
+            raise ValueError(f"numéro de téléphone invalide {v!r}")
+        return v.replace(" ", "") if v else v
+
+
+class Closure(Strict):
+    date: date
+    until: date | None = None
+    reason: str
+    services: list[str] | Literal["all"] = "all"
+
+
+class Commune(Strict):
+    name: str
+    fictional: bool = False
+    address: str
+    timezone: str = "Europe/Paris"
+    holidays: str = "FR"
+    main_service: str = "mairie"
+    services: dict[str, Service]
+    closures: list[Closure] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refs(self) -> Commune:
+        if self.main_service not in self.services:
+            raise ValueError(f"main_service {self.main_service!r} n'est pas un service déclaré")
+        for c in self.closures:
+            if c.services != "all":
+                for s in c.services:
+                    if s not in self.services:
+                        raise ValueError(f"fermeture du {c.date} : service inconnu {s!r}")
+        return self
+
+
+class NodeSettings(Strict):
+    barge_in: bool = True
+    no_input_timeout: float = Field(default=7.0, gt=0, le=60)
+
+
+class Settings(Strict):
+    max_misses: int = Field(default=3, ge=1, le=10)
+    nodes: dict[str, NodeSettings] = Field(default_factory=dict)
+    # Keypad menu: digit → intent id (0 is always "agent", # and * are reserved).
+    menu: dict[str, str] = Field(default_factory=dict)
+    emergency_then: Literal["transfer", "hangup"] = "hangup"
+    callback_digits: int = Field(default=10, ge=4, le=15)
+
+    @field_validator("menu")
+    @classmethod
+    def _menu(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if k not in "123456789" or len(k) != 1:
+                raise ValueError(f"touche de menu invalide {k!r} (1 à 9)")
+        return v
+
+
+class TransferTarget(Strict):
+    service: str
+    kind: Literal["queue", "dial"] | None = None
+
+
+class Transfers(Strict):
+    default: str = "mairie"
+    topics: dict[str, str] = Field(default_factory=dict)
+
+
+class Satisfaction(Strict):
+    enabled: bool = False
+    question: str = "Avant de raccrocher, notez ce service en tapant une touche de 1 à 5."
+    thanks: str = "Merci pour votre note. Au revoir."
+
+
+class Prompts(Strict):
+    greeting: list[str]
+    disclosure: str
+    anything_else: str
+    listening: str
+    not_understood: list[str]
+    no_input: list[str]
+    please_repeat: str
+    confirm: str
+    clarify: str
+    confirm_denied: str
+    goodbye: str
+    thanks: str
+    transfer: str
+    nobody_on_duty: str
+    callback_offer: str
+    callback_number: str
+    callback_bad_number: str
+    callback_reason: str
+    callback_done: str
+    callback_declined: str
+    emergency: str
+    out_of_scope_generic: str
+    slot_not_understood: str
+
+    @field_validator("not_understood", "no_input", "greeting")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("au moins un texte est attendu")
+        return v
+
+
+class FollowUp(Strict):
+    question: str
+    # Not `yes:`/`no:`: YAML 1.1 reads those keys as booleans.
+    if_yes: str | None = None
+    transfer_if_yes: bool = False
+    summary_if_yes: str | None = None
+    if_no: str | None = None
+
+
+class SlotDef(Strict):
+    name: str
+    type: str  # a slot type, or "date" (understood by the NLU)
+    question: str
+    required: bool = True
+
+
+class IntentDef(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    topic: str | None
+    label: str | None = None  # « connaître les horaires de la mairie », for confirm / clarify
+    summary: str | None = None  # « Demande d'horaires de la mairie », for the agent
+    examples: list[str]
+    answer: str | None = None
+    # Slot name → slot value → answer replacing `answer` when the slot has that value.
+    variants: dict[str, dict[str, str]] = Field(default_factory=dict)
+    slots: list[SlotDef] = Field(default_factory=list)
+    follow_up: FollowUp | None = None
+    transfer: bool = False
+    service: str | None = None  # transfer target / default service for {…} variables
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, v: str | None) -> str | None:
+        if v is not None and v not in TOPICS:
+            raise ValueError(f"thème inconnu {v!r} (voir topics.md)")
+        return v
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, v: list[str]) -> list[str]:
+        if len(v) < 12:
+            raise ValueError(f"au moins 12 exemples sont attendus, il y en a {len(v)}")
+        return v
+
+
+class FlowFile(Strict):
+    """One YAML file: any section may be present; sections are merged across files."""
+
+    commune: Commune | None = None
+    settings: Settings | None = None
+    prompts: Prompts | None = None
+    transfers: Transfers | None = None
+    nlu_thresholds: dict[str, float] | None = None
+    satisfaction: Satisfaction | None = None
+    slot_types: dict[str, dict[str, list[str]]] | None = None
+    intents: list[IntentDef] | None = None
+
+
+class FlowTestStep(Strict):
+    say: str | None = None
+    dtmf: str | None = None
+    silence: bool = False
+    intent: str | None = None
+    topic: str | None = None
+    action: str | None = None
+    contains: list[str] | str | None = None
+    not_contains: list[str] | str | None = None
+    transfer: bool | str | None = None
+    end: str | None = None
+    outcome: str | None = None
+    callback: bool | None = None
+
+
+class FlowTest(Strict):
+    name: str
+    now: str | None = None
+    caller: str | None = None
+    steps: list[FlowTestStep]
+
+
+class FlowTestFile(Strict):
+    tests: list[FlowTest]
