@@ -42,5 +42,9 @@ from callbot.speech.models_cli import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
 
+from callbot.web.users_cli import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+
 if __name__ == "__main__":
     app()

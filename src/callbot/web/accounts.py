@@ -114,3 +114,13 @@ def authenticate(db: Database, username: str, password: str) -> Account | None:
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         return _account(user)
+
+
+def set_active(db: Database, username: str, active: bool) -> Account:
+    """Disable an account (a colleague leaving) without losing who handled which call."""
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise AccountError(f"Utilisateur « {username} » introuvable.")
+        user.active = active
+        return _account(user)
