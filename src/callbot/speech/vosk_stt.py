@@ -208,7 +208,8 @@ class VoskSTTService(STTService):
             elif isinstance(frame, VADUserStoppedSpeakingFrame):
                 self._vad_speaking = False
             if isinstance(frame, self._finalize_frame):
-                # The transcript goes down before the stop frame, so the dialog has it in hand.
+                # Pushed before the stop frame; but the transcript is a DataFrame and the stop
+                # a SystemFrame, so the next processor's queue may still let the stop overtake it.
                 await self._finalize()
         await super().process_frame(frame, direction)
 
