@@ -1,5 +1,166 @@
-"""Managers' dashboard: statistics pages and CSV exports (issue 5)."""
+"""Managers' dashboard (issue 5): statistics pages, CSV exports, YAML snippets for flows/.
 
-from fastapi import APIRouter
+Routes are plain `def`: FastAPI runs them in its thread pool, so the aggregate queries never block
+the event loop that carries live calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from callbot.store import stats as st
+from callbot.web import dashboard_charts as charts
+from callbot.web.auth import require_role
+from callbot.web.dashboard_tables import TABLES
+from callbot.web.templating import templates
 
 router = APIRouter()
+manager_only = Depends(require_role("manager"))
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366
+
+
+@dataclass
+class Query:
+    """What the manager asked for, from the query string; `error` explains what was ignored."""
+
+    period: st.Period
+    sort: dict[str, tuple[str, bool]]
+    error: str | None = None
+
+
+def _today(request: Request) -> date:
+    return request.app.state.settings.clock().astimezone(st.PARIS).date()
+
+
+def parse_query(request: Request) -> Query:
+    qp = request.query_params
+    today = _today(request)
+    error = None
+    try:
+        end = date.fromisoformat(qp["au"]) if qp.get("au") else today
+        start = date.fromisoformat(qp["du"]) if qp.get("du") else end - timedelta(days=DEFAULT_DAYS - 1)
+        if end < start:
+            raise ValueError("la date de fin précède la date de début")
+        if (end - start).days >= MAX_DAYS:
+            raise ValueError(f"période limitée à {MAX_DAYS} jours")
+    except ValueError as e:
+        reason = str(e) if "période" in str(e) or "précède" in str(e) else "dates au format AAAA-MM-JJ"
+        error = f"Période invalide ({reason}) : affichage des {DEFAULT_DAYS} derniers jours."
+        end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
+    services = tuple(v for v in qp.getlist("service") if v)
+    topics = tuple(v for v in qp.getlist("sujet") if v)
+    sort = {}
+    for name in TABLES:
+        key = qp.get(f"tri_{name}")
+        if key:
+            sort[name] = (key, qp.get(f"ordre_{name}", "desc") != "asc")
+    return Query(st.Period(start, end, services, topics), sort, error)
+
+
+def _filters_query(period: st.Period) -> list[tuple[str, str]]:
+    params = [("du", period.start.isoformat()), ("au", period.end.isoformat())]
+    params += [("service", s) for s in period.services] + [("sujet", t) for t in period.topics]
+    return params
+
+
+def _sort_link(q: Query, table: str, key: str) -> tuple[str, str | None]:
+    """(href, aria-sort) for a column header: a click sorts by it, a second click reverses."""
+    current = q.sort.get(table)
+    t = TABLES[table]
+    active_key, desc = current if current else (t.default_sort, t.default_desc)
+    next_desc = not desc if active_key == key else True
+    params = _filters_query(q.period)
+    params += [(f"tri_{n}", k) for n, (k, d) in q.sort.items() if n != table]
+    params += [(f"ordre_{n}", "desc" if d else "asc") for n, (k, d) in q.sort.items() if n != table]
+    params += [(f"tri_{table}", key), (f"ordre_{table}", "desc" if next_desc else "asc")]
+    aria = ("descending" if desc else "ascending") if active_key == key else None
+    return f"/dashboard?{urlencode(params)}#t-{table}", aria
+
+
+def _figures(request: Request, period: st.Period) -> st.Figures:
+    with request.app.state.db.session() as s:
+        return st.compute(s, period)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
+    q = parse_query(request)
+    with request.app.state.db.session() as s:
+        figures = st.compute(s, q.period)
+        services = st.services(s)
+    tables = {}
+    for name, t in TABLES.items():
+        key, desc = q.sort.get(name, (None, None))
+        tables[name] = {
+            "def": t,
+            "rows": t.sorted_rows(figures, key, desc),
+            "headers": [(c, *_sort_link(q, name, c.key)) for c in t.columns],
+        }
+    export_qs = urlencode(_filters_query(q.period))
+    reasons = [(st.REASON_LABELS.get(r, r), n) for r, n in figures.transfers]
+    ctx = {
+        "active": "dashboard",
+        "q": q,
+        "f": figures,
+        "tables": tables,
+        "export_qs": export_qs,
+        "services": services,
+        "all_topics": TOPIC_IDS,
+        "weekdays": st.WEEKDAYS,
+        "chart_days": charts.calls_per_day(figures.series.days),
+        "chart_heatmap": charts.heatmap(figures.series.heatmap),
+        "chart_reasons": charts.hbars(reasons, "Transferts par motif"),
+        "chart_satisfaction": charts.hbars([(f"{k} / 5", n) for k, n in sorted(figures.satisfaction.items())],
+                                           "Satisfaction en fin d'appel", colour=charts.RESOLVED),
+        "presets": _presets(_today(request), q.period),
+    }
+    return templates.TemplateResponse(request, "dashboard.html", ctx, status_code=400 if q.error else 200)
+
+
+def _presets(today: date, period: st.Period) -> list[tuple[str, str]]:
+    out = []
+    for label, days in (("7 derniers jours", 7), ("30 derniers jours", 30), ("12 derniers mois", 365)):
+        p = st.Period(today - timedelta(days=days - 1), today, period.services, period.topics)
+        out.append((label, "/dashboard?" + urlencode(_filters_query(p))))
+    return out
+
+
+@router.get("/dashboard/export/{name}.csv")
+def export_csv(name: str, request: Request, user=manager_only) -> Response:  # noqa: ANN001
+    table = TABLES.get(name)
+    if table is None:
+        return Response(f"Table inconnue : {name}. Tables : {', '.join(TABLES)}.\n", status_code=404,
+                        media_type="text/plain; charset=utf-8")
+    q = parse_query(request)
+    body = "\ufeff" + table.csv(_figures(request, q.period))  # BOM: Excel opens UTF-8 French correctly
+    filename = f"callbot-{name}-{q.period.start}-{q.period.end}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/dashboard/export/incompris.yaml")
+def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN001
+    """Unrecognised utterances as YAML examples for flows/; `groupe` picks groups (by rank, from 1)
+    and `intention` the intent they go under."""
+    q = parse_query(request)
+    with request.app.state.db.session() as s:
+        groups = st.unrecognised(s, q.period)
+    picked = {int(v) for v in request.query_params.getlist("groupe") if v.isdigit()}
+    if picked:
+        groups = [g for i, g in enumerate(groups, 1) if i in picked]
+    intent = (request.query_params.get("intention") or "").strip() or None
+    body = st.yaml_snippet(groups, intent)
+    return Response(body, media_type="application/yaml; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="callbot-exemples.yaml"'})
+
+
+TOPIC_IDS = ("horaires_contact", "identite", "etat_civil", "mariage_pacs", "deces_funeraire", "elections",
+             "recensement_citoyen", "urbanisme", "ecole_enfance", "dechets_proprete", "voirie_signalement",
+             "social_solidarite", "animaux", "vie_associative_salles", "police_tranquillite",
+             "fiscalite_locale", "hors_mairie", "parler_agent", "urgence")
