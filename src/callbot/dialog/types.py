@@ -83,3 +83,5 @@ class Reply:
     no_input_timeout: float = 7.0
     # What the next caller turn is expected to be: free speech, yes/no, digits (a phone number).
     expect: Literal["speech", "yes_no", "digits"] = "speech"
+    # End-of-call satisfaction note (1 to 5) when the flows ask for one.
+    satisfaction: int | None = None

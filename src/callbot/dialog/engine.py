@@ -1,0 +1,107 @@
+"""The dialog engine: flows + understanding + clock, shared by every call of a process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from callbot.dialog.answers import Renderer, is_static
+from callbot.dialog.flows import Flows, load_flows
+from callbot.dialog.hours import Hours
+from callbot.dialog.types import Transfer
+
+
+def make_nlu(flows: Flows) -> Any:  # noqa: ANN401
+    """The project's NLU; the basic matcher only while `callbot.dialog.nlu` does not exist."""
+    try:
+        from callbot.dialog.nlu import Nlu
+    except ImportError:
+        from callbot.dialog.basic_matcher import BasicMatcher
+
+        logger.warning("callbot.dialog.nlu is not available: using the basic fuzzy matcher")
+        return BasicMatcher.from_flows(flows)
+    return Nlu.from_flows(flows)
+
+
+class DialogEngine:
+    def __init__(self, flows: Flows, nlu: Any, clock: Callable[[], datetime]) -> None:  # noqa: ANN401
+        self.flows = flows
+        self.nlu = nlu
+        self.clock = clock
+        self.hours = Hours(flows.commune)
+        self.renderer = Renderer(flows, self.hours)
+
+    @classmethod
+    def load(cls, flows_dir: Path, clock: Callable[[], datetime]) -> DialogEngine:
+        """Load flows and the NLU once per process. Raises FlowError on invalid flows."""
+        flows = load_flows(Path(flows_dir))
+        return cls(flows, make_nlu(flows), clock)
+
+    def now(self) -> datetime:
+        return self.hours.local(self.clock())
+
+    def new_conversation(self, caller: str | None = None):  # noqa: ANN201
+        from callbot.dialog.conversation import Conversation
+
+        return Conversation(self, caller=caller)
+
+    # -- people ------------------------------------------------------------------------------
+    def agents_on_duty(self, now: datetime | None = None, service: str | None = None) -> bool:
+        """Is someone at the main desk (or at `service`) to take a transfer right now?"""
+        return self.hours.is_open(service or self.flows.commune.main_service, now or self.now())
+
+    def transfer_target(self, topic: str | None, service: str | None, reason: str,
+                        now: datetime | None = None) -> Transfer:
+        """Where a call goes: the topic's service if it is open, else the main desk."""
+        services = self.flows.commune.services
+        svc_id = service or self.flows.transfers.topics.get(topic or "", None) or self.flows.transfers.default
+        if not self.hours.is_open(svc_id, now or self.now()) or not (services[svc_id].queue or
+                                                                       services[svc_id].phone):
+            svc_id = self.flows.transfers.default
+        svc = services[svc_id]
+        if svc.queue:
+            return Transfer(kind="queue", target=svc.queue, reason=reason, service=svc_id)
+        return Transfer(kind="dial", target=svc.phone or "", reason=reason, service=svc_id)
+
+    def default_queue(self) -> str:
+        svc = self.flows.commune.services[self.flows.transfers.default]
+        return svc.queue or self.flows.commune.services[self.flows.commune.main_service].queue or "accueil"
+
+    def goodbye_text(self) -> str:
+        return self.flows.prompts.goodbye
+
+    # -- speech ------------------------------------------------------------------------------
+    def fixed_prompts(self) -> list[str]:
+        """Every text that never changes, for TTS pre-synthesis (rendered the way it is spoken)."""
+        p = self.flows.prompts
+        now = self.now()
+        texts: list[str] = []
+        for name, value in p.model_dump().items():
+            if name in ("confirm", "clarify", "callback_done", "slot_not_understood"):
+                continue  # filled with the intent or the caller's number
+            for t in value if isinstance(value, list) else [value]:
+                texts.append(self.renderer.render(t, now))
+        texts.append(self.greeting_text(now))
+        sat = self.flows.satisfaction
+        if sat.enabled:
+            texts += [sat.question, sat.thanks]
+        for intent in self.flows.intents:
+            candidates = [intent.answer] if intent.answer else []
+            for variants in intent.variants.values():
+                candidates += variants.values()
+            if intent.follow_up:
+                fu = intent.follow_up
+                candidates += [t for t in (fu.question, fu.if_yes, fu.if_no) if t]
+            for slot in intent.slots:
+                candidates.append(slot.question)
+            for t in candidates:
+                if is_static(t):
+                    texts.append(self.renderer.render(t, now, intent))
+        return list(dict.fromkeys(t for t in texts if t))
+
+    def greeting_text(self, now: datetime | None = None) -> str:
+        return " ".join(self.renderer.render(t, now or self.now()) for t in self.flows.prompts.greeting)
