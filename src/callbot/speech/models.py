@@ -249,7 +249,7 @@ def download_model(manifest: Manifest, model: ModelSpec, models_dir: Path, *,
 
 def _download_archive(manifest: Manifest, model: ModelSpec, models_dir: Path, *,
                       base_url: str | None, progress: Progress | None) -> None:
-    archive = models_dir / model.archive
+    archive = models_dir / Path(model.archive).name
     if not archive.is_file():
         fetch(manifest.url(model, model.archive, base_url), archive, progress=progress)
     target = model.root(models_dir)
@@ -260,13 +260,13 @@ def _download_archive(manifest: Manifest, model: ModelSpec, models_dir: Path, *,
                 _safe_extract(z, staging)
         except zipfile.BadZipFile as e:
             archive.unlink(missing_ok=True)
-            raise DownloadError(f"{model.archive} : archive illisible ({e}); elle a été supprimée, "
+            raise DownloadError(f"{archive.name} : archive illisible ({e}); elle a été supprimée, "
                                 f"relancez le téléchargement") from e
         unpacked = staging / model.dest if (staging / model.dest).is_dir() else staging
         problems = [p for f in model.files if (p := check_file(unpacked, f, deep=True))]
         if problems:
             archive.unlink(missing_ok=True)
-            raise DownloadError(f"{model.archive} : contenu incorrect ({'; '.join(problems)}); "
+            raise DownloadError(f"{archive.name} : contenu incorrect ({'; '.join(problems)}); "
                                 f"l'archive a été supprimée, relancez le téléchargement")
         if target.exists():
             shutil.rmtree(target)
