@@ -46,5 +46,9 @@ from callbot.web.users_cli import users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")
 
+from callbot.dialog.nlu_cli import register as register_nlu  # noqa: E402
+
+register_nlu(app)
+
 if __name__ == "__main__":
     app()

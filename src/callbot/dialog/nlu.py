@@ -1,0 +1,176 @@
+"""Understanding French callers: intent, topic, confidence, action, slots — from the flows only.
+
+`Nlu.from_flows(flows)` trains the matcher on the intents' examples; `understand()` reads one
+utterance as a phone recogniser transcribed it and decides what the bot should do with it, by
+named thresholds (`Thresholds`, overridable from the flows' `nlu_thresholds`). Every reply that
+is not a plain answer carries a `fallback_reason` saying why, for the managers' review list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from callbot.dialog.nlu_matcher import Matcher
+from callbot.dialog.normalize import normalize
+from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extract_time
+from callbot.dialog.types import Understanding
+
+# Topics that are not town-hall business intents; the action says what the bot does instead.
+TOPIC_ACTIONS = {"parler_agent": "transfer", "hors_mairie": "out_of_scope", "urgence": "emergency"}
+CONTROL_ACTIONS = {"repeter": "repeat", "au_revoir": "goodbye"}
+YES_NO = ("oui", "non")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on the calibrated confidence (0..1). Flows may override any of them."""
+
+    answer: float = 0.55  # at or above: answer directly
+    confirm: float = 0.35  # between confirm and answer: "vous voulez …, c'est bien ça ?"
+    clarify_margin: float = 0.08  # top two closer than this (both ≥ confirm): ask which one
+    ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
+    in_domain_min: float = 0.34  # share of content words the examples know, below: out of domain
+    emergency: float = 0.30  # an emergency is acted on at this lower confidence
+    yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
+    snap_min: float = 80.0  # rapidfuzz ratio to snap a misheard word onto a known word
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, float] | None) -> Thresholds:
+        known = {f.name for f in fields(cls)}
+        bad = set(overrides or {}) - known
+        if bad:
+            raise ValueError(f"seuils NLU inconnus : {', '.join(sorted(bad))} "
+                             f"(connus : {', '.join(sorted(known))})")
+        return replace(cls(), **(overrides or {}))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Maps raw similarity and its margin over the runner-up to a confidence in 0..1."""
+
+    scale: float = 0.55  # raw similarity reaching full confidence (before the margin term)
+    margin_scale: float = 0.15  # margin over the runner-up that earns the full margin bonus
+    margin_weight: float = 0.4  # share of the confidence that depends on the margin
+
+    def confidence(self, top: float, second: float) -> float:
+        level = min(1.0, top / self.scale)
+        margin = min(1.0, max(0.0, top - second) / self.margin_scale)
+        return level * ((1 - self.margin_weight) + self.margin_weight * margin)
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    """What the NLU needs of an intent (flows' IntentDef has these attributes too)."""
+
+    id: str
+    topic: str | None
+    examples: list[str]
+    slots: tuple = ()
+
+
+class Nlu:
+    def __init__(self, intents: Iterable[Any], slot_types: dict[str, dict[str, list[str]]] | None = None,
+                 thresholds: Thresholds | dict[str, float] | None = None,
+                 calibration: Calibration | None = None) -> None:
+        self.intents = [i for i in intents if i.examples]
+        if not self.intents:
+            raise ValueError("aucun intent avec des exemples : impossible d'entraîner la compréhension")
+        self.thresholds = (thresholds if isinstance(thresholds, Thresholds)
+                           else Thresholds.from_overrides(thresholds))
+        self.calibration = calibration or Calibration()
+        self.ids = [i.id for i in self.intents]
+        self.topics = {i.id: i.topic for i in self.intents}
+        self.slot_defs = {i.id: list(getattr(i, "slots", []) or []) for i in self.intents}
+        examples = [(ex, n) for n, i in enumerate(self.intents) for ex in i.examples]
+        self.matcher = Matcher(examples, len(self.intents), snap_min=self.thresholds.snap_min)
+        self.slot_matcher = SlotMatcher(slot_types or {})
+        self._yes_no = np.array([i in YES_NO for i in self.ids])
+
+    @classmethod
+    def from_flows(cls, flows: Any) -> Nlu:  # noqa: ANN401 - callbot.dialog.flows.Flows
+        return cls(flows.intents, flows.slot_types, flows.nlu_thresholds)
+
+    # -- reading one utterance -------------------------------------------------------------
+    def understand(self, text: str, *, expect: str = "speech", today: date | None = None) -> Understanding:
+        text = text if isinstance(text, str) else str(text)
+        norm = normalize(text)
+        if not norm:
+            return Understanding(text, None, None, 0.0, "fallback", norm, fallback_reason="empty")
+        scores, feats = self.matcher.scores(norm)
+        if expect == "yes_no":
+            scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
+        order = np.argsort(-scores)
+        top, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else 0.0
+        confs = [self.calibration.confidence(float(scores[i]), top if i != order[0] else second)
+                 for i in order[:3]]
+        alternatives = [{"intent": self.ids[i], "topic": self.topics[self.ids[i]],
+                         "confidence": round(c, 4)} for i, c in zip(order[:3], confs, strict=False)]
+        intent = self.ids[order[0]]
+        u = Understanding(text, intent, self.topics[intent], confs[0], "answer", norm, alternatives)
+        u.slots = self._slots(norm, intent, today or date.today())
+        self._decide(u, top, feats, expect)
+        return u
+
+    def _slots(self, norm: str, intent: str | None, today: date) -> dict[str, Any]:
+        slots: dict[str, Any] = dict(self.slot_matcher.extract(norm))
+        if (d := extract_date(norm, today)) is not None:
+            slots["date"] = d
+        if (t := extract_time(norm)) is not None:
+            slots["time"] = t
+        digits = extract_digits(norm)
+        if digits and len(digits) >= 4:
+            slots["digits"] = digits
+        # Also under the intent's own slot names ("piece": type document → slots["piece"]).
+        for sd in self.slot_defs.get(intent or "", []):
+            if sd.type in slots and sd.name not in slots:
+                slots[sd.name] = slots[sd.type]
+        return slots
+
+    def _decide(self, u: Understanding, raw_top: float, feats: Any, expect: str) -> None:  # noqa: ANN401
+        t = self.thresholds
+        n_content = len(feats.words) + len(feats.unknown)
+        known = len(feats.words) / n_content if n_content else 0.0
+        if expect == "digits" and "digits" in u.slots and not (
+                u.topic in ("urgence", "parler_agent") and u.confidence >= t.answer):
+            u.intent, u.topic, u.action, u.confidence = None, None, "slot", 1.0
+            return
+        if u.topic == "urgence" and u.confidence >= t.emergency:
+            u.action = "emergency"
+            return
+        if n_content and not feats.words:
+            return self._fallback(u, "no in-domain words")
+        if not n_content and raw_top <= 0:
+            return self._fallback(u, "no in-domain words")
+        top = f"top intent {u.intent}"
+        if raw_top < t.ood_guard:
+            return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")
+        if known < t.in_domain_min:
+            return self._fallback(u, f"only {known:.0%} known words < in-domain min {t.in_domain_min:.0%}")
+        if u.confidence < t.confirm:
+            return self._fallback(u, f"{top} {u.confidence:.2f} < confirm threshold {t.confirm:.2f}")
+        if u.topic is None and u.confidence < t.answer:
+            # "Vous voulez dire au revoir ?" makes no sense: an unsure control word is not understood.
+            return self._fallback(u, f"{top} {u.confidence:.2f} < answer threshold {t.answer:.2f}")
+        alt = u.alternatives[1] if len(u.alternatives) > 1 else None
+        if (alt and alt["confidence"] >= t.confirm and u.confidence - alt["confidence"] < t.clarify_margin
+                and alt["topic"] is not None and u.topic is not None):
+            u.action = "clarify"
+            u.fallback_reason = (f"ambiguous: {u.intent} {u.confidence:.2f} vs "
+                                 f"{alt['intent']} {alt['confidence']:.2f}")
+            return
+        if u.confidence < t.answer:
+            u.action = "confirm"
+            u.fallback_reason = f"top intent {u.intent} {u.confidence:.2f} < answer threshold {t.answer:.2f}"
+            return
+        u.action = TOPIC_ACTIONS.get(u.topic or "", CONTROL_ACTIONS.get(u.intent or "", "answer"))
+        if u.topic is None and u.action == "answer":
+            u.action = "control"
+
+    @staticmethod
+    def _fallback(u: Understanding, reason: str) -> None:
+        u.intent, u.topic, u.action, u.fallback_reason = None, None, "fallback", reason

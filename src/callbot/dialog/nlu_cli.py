@@ -1,0 +1,61 @@
+"""`callbot nlu [TEXT]`: understanding only, offline (contract.md).
+
+With TEXT: one JSON object. Without: JSONL over stdin, one output line per input line, in order,
+flushed after each line; empty lines and undecodable bytes still get their line of output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from callbot.dialog.types import Understanding
+
+
+def _load_nlu(flows_dir: Path | None):  # noqa: ANN202 - lazy import keeps `callbot --help` fast
+    from callbot.config import get_settings
+    from callbot.dialog.flows import FlowError, load_flows
+    from callbot.dialog.nlu import Nlu
+
+    settings = get_settings()
+    path = flows_dir or settings.flows
+    try:
+        flows = load_flows(path)
+    except FlowError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
+    today = settings.now.date() if settings.now else None
+    return Nlu.from_flows(flows), today
+
+
+def _read(nlu, text: str, today: date | None) -> dict:  # noqa: ANN001
+    try:
+        u = nlu.understand(text, today=today)
+    except Exception as e:  # noqa: BLE001 - one bad line must not end the stream
+        u = Understanding(text, None, None, 0.0, "fallback", fallback_reason=f"error: {e}")
+    return u.to_json()
+
+
+def nlu(
+    text: str | None = typer.Argument(None, help="une phrase ; sans elle, une phrase par ligne sur stdin"),
+    flows: Path | None = typer.Option(None, "--flows", help="répertoire des flows (CALLBOT_FLOWS)"),
+) -> None:
+    """Compréhension seule : intention, thème, confiance, action et champs, en JSON."""
+    engine, today = _load_nlu(flows)
+    if text is not None:
+        typer.echo(json.dumps(_read(engine, text, today), ensure_ascii=False))
+        return
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
+    out = sys.stdout
+    for line in stdin:
+        out.write(json.dumps(_read(engine, line.rstrip("\r\n"), today), ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="nlu")(nlu)

@@ -1,0 +1,173 @@
+"""The intent matcher trained from the flow examples: stemmed words + character n-grams, TF-IDF.
+
+Nothing here knows any intent: every weight comes from the examples. Two views of an utterance
+are compared with every example and with each intent's centroid:
+- stemmed content words and their bigrams (what the request is about), IDF computed over intents
+  so words every intent uses ("je voudrais savoir") weigh nothing;
+- character 3/4-grams of the content words (survives misheard endings, merges and splits).
+Words the examples never use are first snapped onto the closest known word (rapidfuzz), which is
+how "pasport" or "inscrition" still count; what remains unknown marks the utterance out of domain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import snowballstemmer
+from rapidfuzz import fuzz, process
+
+from callbot.dialog.normalize import normalize
+
+# Function words and request verbs: they say how someone asks, not what about.
+_STOPWORDS_TEXT = """
+a au aux avec ce ces cet cette ceci cela ca de des du en et est il ils elle elles je j la le les leur
+leurs lui ma me mes mon moi ne nos notre nous on ou par pour que qui quel quelle quels quelles sa se
+ses son sur ta te tes toi ton tu un une vos votre vous y 1 est etait suis sont ai as avez avons ont
+dans donc mais alors si comme tout tous toute toutes tres plus aussi encore deja
+voudrais voudrait voulais veux veut vouloir souhaite souhaiterais souhaitais aimerais aimerait
+savoir sais sait connaitre dire dites pouvez pourriez peux peut pourrais pourrait puis
+faut faudrait fait faire
+comment quoi quand ou combien pourquoi
+c est ci la cest
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+_stemmer = snowballstemmer.stemmer("french")
+
+
+def stem(word: str) -> str:
+    return word if word.isdigit() else _stemmer.stemWord(word)
+
+
+def content_words(normalized: str) -> list[str]:
+    return [w for w in normalized.split() if w not in STOPWORDS]
+
+
+@dataclass
+class Features:
+    words: list[str]  # content words after snapping onto the vocabulary
+    unknown: list[str]  # content words no example uses, even fuzzily
+    word: Counter
+    char: Counter
+
+
+class Vocabulary:
+    """The flow examples' words, to snap misheard words onto."""
+
+    def __init__(self, words: set[str], snap_min: float) -> None:
+        self.words = words
+        self.stems = {stem(w) for w in words}
+        self.snap_min = snap_min
+        # Only words long enough that a fuzzy match means something.
+        self._choices = sorted(w for w in words if len(w) >= 4)
+        self._cache: dict[str, str | None] = {}
+
+    def snap(self, word: str) -> str | None:
+        if word in self.words or stem(word) in self.stems:
+            return word
+        if len(word) < 4:
+            return None
+        if word not in self._cache:
+            best = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=self.snap_min)
+            self._cache[word] = best[0] if best else None
+        return self._cache[word]
+
+
+def _char_grams(word: str) -> list[str]:
+    padded = f" {word} "
+    grams = []
+    for n in (3, 4):
+        grams += [padded[i:i + n] for i in range(len(padded) - n + 1)]
+    return grams
+
+
+def featurize(normalized: str, vocab: Vocabulary | None) -> Features:
+    words, unknown = [], []
+    for w in content_words(normalized):
+        snapped = vocab.snap(w) if vocab else w
+        if snapped is None:
+            unknown.append(w)
+        else:
+            words.append(snapped)
+    stems = [stem(w) for w in words]
+    word = Counter(stems)
+    word.update(f"{a}_{b}" for a, b in zip(stems, stems[1:], strict=False))
+    char = Counter(g for w in words + unknown for g in _char_grams(w))
+    return Features(words, unknown, word, char)
+
+
+class _Space:
+    """One TF-IDF view: rows for examples and for intent centroids, L2-normalised."""
+
+    def __init__(self, docs: list[Counter], labels: list[int], n_intents: int) -> None:
+        per_intent: list[Counter] = [Counter() for _ in range(n_intents)]
+        for doc, label in zip(docs, labels, strict=True):
+            per_intent[label].update(doc)
+        df = Counter(f for c in per_intent for f in c)
+        self.index = {f: i for i, f in enumerate(sorted(df))}
+        # IDF over intents: a feature every intent uses carries no information.
+        self.idf = np.array([math.log((n_intents + 1) / (df[f] + 0.5)) for f in sorted(df)])
+        self.idf = np.maximum(self.idf, 0.0)
+        self.unknown_idf = math.log((n_intents + 1) / 0.5)
+        self.examples = self._matrix(docs)
+        self.centroids = self._matrix(per_intent)
+
+    def _matrix(self, docs: list[Counter]) -> np.ndarray:
+        m = np.zeros((len(docs), len(self.index)), dtype=np.float32)
+        for r, doc in enumerate(docs):
+            for f, tf in doc.items():
+                m[r, self.index[f]] = (1 + math.log(tf)) * self.idf[self.index[f]]
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        return m / np.where(norms == 0, 1, norms)
+
+    def query(self, doc: Counter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cosine of the query with every example and every centroid (+ the known columns)."""
+        cols, vals, unknown_sq = [], [], 0.0
+        for f, tf in doc.items():
+            w = 1 + math.log(tf)
+            i = self.index.get(f)
+            if i is None:
+                unknown_sq += (w * self.unknown_idf * 0.5) ** 2
+            else:
+                cols.append(i)
+                vals.append(w * self.idf[i])
+        v = np.array(vals, dtype=np.float32)
+        norm = math.sqrt(float(v @ v) + unknown_sq) if cols or unknown_sq else 0.0
+        if not cols or norm == 0:
+            return np.zeros(len(self.examples)), np.zeros(len(self.centroids)), v
+        v = v / norm
+        return self.examples[:, cols] @ v, self.centroids[:, cols] @ v, v
+
+
+class Matcher:
+    """Scores every intent for a normalised utterance; higher is closer, 0..1."""
+
+    def __init__(self, examples: list[tuple[str, int]], n_intents: int, snap_min: float = 80.0,
+                 char_weight: float = 0.4, centroid_weight: float = 0.5) -> None:
+        self.n_intents = n_intents
+        self.char_weight = char_weight
+        self.centroid_weight = centroid_weight
+        normalized = [(normalize(text), label) for text, label in examples]
+        words = {w for text, _ in normalized for w in content_words(text)}
+        self.vocab = Vocabulary(words, snap_min)
+        feats = [featurize(text, None) for text, _ in normalized]
+        labels = [label for _, label in normalized]
+        self.labels = np.array(labels)
+        self.word = _Space([f.word for f in feats], labels, n_intents)
+        self.char = _Space([f.char for f in feats], labels, n_intents)
+
+    def _per_intent_max(self, sims: np.ndarray) -> np.ndarray:
+        best = np.zeros(self.n_intents, dtype=np.float32)
+        np.maximum.at(best, self.labels, sims.astype(np.float32))
+        return best
+
+    def scores(self, normalized: str) -> tuple[np.ndarray, Features]:
+        feats = featurize(normalized, self.vocab)
+        ex_w, cen_w, _ = self.word.query(feats.word)
+        ex_c, cen_c, _ = self.char.query(feats.char)
+        cw = self.centroid_weight
+        word = (1 - cw) * self._per_intent_max(ex_w) + cw * cen_w
+        char = (1 - cw) * self._per_intent_max(ex_c) + cw * cen_c
+        return (1 - self.char_weight) * word + self.char_weight * char, feats
