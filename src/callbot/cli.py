@@ -50,5 +50,11 @@ from callbot.dialog.nlu_cli import register as register_nlu  # noqa: E402
 
 register_nlu(app)
 
+from callbot.dialog.chat import chat  # noqa: E402
+from callbot.dialog.flows_cli import flows_app  # noqa: E402
+
+app.add_typer(flows_app, name="flows")
+app.command()(chat)
+
 if __name__ == "__main__":
     app()

@@ -97,7 +97,7 @@ class Conversation:
             return self._callback_finish(text.strip() or None)
         expect = "yes_no" if self.state in YES_NO_STATES else "speech"
         try:
-            u = self.engine.nlu.understand(text, expect=expect)
+            u = self.engine.understand(text, expect=expect)
         except Exception as e:  # a bug in understanding must not drop the call
             logger.exception("understanding failed on {!r}", text)
             u = Understanding(text, None, None, 0.0, "fallback", fallback_reason=f"nlu error: {e}")
@@ -199,7 +199,7 @@ class Conversation:
         if u.action == "clarify":
             alts = [self.flows.intent(a.get("intent")) for a in u.alternatives]
             alts = [a for a in alts if a is not None and a.topic is not None]
-            alts = list(dict.fromkeys([intent, *alts]))
+            alts = list({a.id: a for a in [intent, *alts]}.values())
             if len(alts) >= 2:
                 self.candidates = alts[:2]
                 self.state = "clarify"
@@ -232,6 +232,11 @@ class Conversation:
         if u.intent == "non":
             self.state = "main"
             return self._reply([self._prompt(self.flows.prompts.confirm_denied)], "control", u)
+        # "l'urbanisme" answers "horaires de la mairie ou d'un service ?": the one whose slot it fills.
+        filling = [c for c in candidates
+                   if any(self._slot_value(sl.name, sl.type, u) is not None for sl in c.slots)]
+        if len(filling) == 1:
+            return self._deliver(filling[0], dict(u.slots), u)
         # "le premier", "la deuxième", or words of one of the two labels.
         said = simplify(u.text)
         if re.search(r"\b(premier|premiere|1)\b", said):
@@ -253,7 +258,7 @@ class Conversation:
             self.pending = None
             return self._deliver(pending.intent, {**pending.slots, slot.name: value}, u)
         intent = self.flows.intent(u.intent)
-        new_question = intent is not None and intent.topic is not None and intent != pending.intent
+        new_question = intent is not None and intent.topic is not None and intent.id != pending.intent.id
         if new_question and u.action == "answer":
             self.pending = None
             return None  # a new question: answer it instead
@@ -326,6 +331,8 @@ class Conversation:
                 self.pending = Pending(intent, slots, u, slot.name)
                 self.state = "slot"
                 return self._reply([self._prompt(slot.question, "slot")], "slot", u, node="slot")
+        # The turn records what the caller got (a "oui" to a confirmation is that intent).
+        u.intent, u.topic = intent.id, intent.topic
         if u.action not in ("out_of_scope", "transfer"):
             u.action = "answer" if u.action in ("confirm", "clarify", "control", "fallback") else u.action
         if intent.topic == "hors_mairie":
@@ -486,6 +493,11 @@ class Conversation:
         self._summary.append(f"rappel demandé : {reason}" if reason else "rappel demandé")
         reply = self._end(u, [text], Outcome.CALLBACK, "callback")
         topic = self.callback_topic or self._topic
+        if topic is None and reason:
+            # The reason often names the need ("mon permis de construire"): file it under its topic.
+            heard = self.engine.understand(reason)
+            if heard.action in ("answer", "out_of_scope") and heard.topic:
+                topic = heard.topic
         reply.callback = CallbackRequest(number=number, reason=reason, topic=topic)
         return reply
 

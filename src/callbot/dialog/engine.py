@@ -12,7 +12,7 @@ from loguru import logger
 from callbot.dialog.answers import Renderer, is_static
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
-from callbot.dialog.types import Transfer
+from callbot.dialog.types import Transfer, Understanding
 
 
 def make_nlu(flows: Flows) -> Any:  # noqa: ANN401
@@ -43,6 +43,13 @@ class DialogEngine:
 
     def now(self) -> datetime:
         return self.hours.local(self.clock())
+
+    def understand(self, text: str, expect: str = "speech") -> Understanding:
+        """The NLU's reading, with relative dates ("demain") resolved against the dialog's clock."""
+        try:
+            return self.nlu.understand(text, expect=expect, today=self.now().date())
+        except TypeError:  # an NLU without the `today` argument
+            return self.nlu.understand(text, expect=expect)
 
     def new_conversation(self, caller: str | None = None):  # noqa: ANN201
         from callbot.dialog.conversation import Conversation

@@ -1,0 +1,70 @@
+"""`callbot flows check|test`: tools for the people who write a commune's flows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import typer
+
+from callbot.dialog.flows import FlowError, load_flows
+
+flows_app = typer.Typer(help="Vérifier et tester les fichiers de flows d'une commune.", no_args_is_help=True)
+
+
+def _default_dir() -> Path:
+    from callbot.config import get_settings
+
+    return get_settings().flows
+
+
+@flows_app.command("check")
+def check(directory: Path | None = typer.Argument(None, help="répertoire des flows (CALLBOT_FLOWS)")) -> None:
+    """Valide les flows : affiche OK et les comptes, ou chaque erreur (fichier:ligne: champ: message)."""
+    directory = directory or _default_dir()
+    try:
+        flows = load_flows(directory)
+    except FlowError as e:
+        for err in e.errors:
+            typer.echo(err, err=True)
+        typer.echo(f"ERREUR : {len(e.errors)} problème(s) dans {directory}", err=True)
+        raise typer.Exit(1) from None
+    topics = Counter(i.topic for i in flows.intents if i.topic)
+    examples = sum(len(i.examples) for i in flows.intents)
+    typer.echo(f"OK {directory} : commune {flows.commune.name}, {len(flows.files)} fichiers, "
+               f"{len(flows.intents)} intentions, {len(topics)} thèmes, {examples} exemples, "
+               f"{len(flows.commune.services)} services, {len(flows.slot_types)} types de slots")
+
+
+@flows_app.command("test")
+def test(
+    directory: Path | None = typer.Argument(None, help="répertoire des flows (CALLBOT_FLOWS)"),
+    tests: Path | None = typer.Option(None, "--tests", help="fichier ou répertoire de tests (DIR/tests)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="affiche la conversation des tests en échec"),
+) -> None:
+    """Joue les conversations de flows/tests/*.yaml ; code de sortie 1 si un test échoue."""
+    from callbot.dialog.flowtests import run_flow_tests
+
+    directory = directory or _default_dir()
+    try:
+        results = run_flow_tests(directory, tests)
+    except FlowError as e:
+        for err in e.errors:
+            typer.echo(err, err=True)
+        raise typer.Exit(1) from None
+    if not results:
+        typer.echo(f"ERREUR : aucun test dans {tests or directory / 'tests'}", err=True)
+        raise typer.Exit(1)
+    failed = 0
+    for r in results:
+        typer.echo(f"{'OK   ' if r.ok else 'ÉCHEC'} {r.file} : {r.name}")
+        for f in r.failures:
+            typer.echo(f"      {f}")
+        if not r.ok:
+            failed += 1
+            if verbose:
+                for line in r.transcript:
+                    typer.echo(f"        {line}")
+    typer.echo(f"{len(results) - failed}/{len(results)} tests réussis")
+    if failed:
+        raise typer.Exit(1)
