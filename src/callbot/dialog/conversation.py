@@ -111,6 +111,9 @@ class Conversation:
                           confidence=1.0, action="control", normalized=digit)
         if self.state == "callback_number":
             return self._callback_digit(digit)
+        if self.state == "callback_reason" and digit in "#*":
+            # The "#" of a number already complete: the caller is being asked the reason.
+            return self._reply([], "callback", u, node="callback_reason", remember=False)
         if self.state == "satisfaction":
             if digit in "12345" and len(digit) == 1:
                 return self._satisfaction(int(digit), u)

@@ -122,7 +122,10 @@ def run_test(flows: Flows, nlu: Any, file: str, test: FlowTest) -> FlowTestResul
         elif step.dtmf is not None:
             reply = None
             for key in step.dtmf:
-                reply = conv.dtmf(key)
+                pressed = conv.dtmf(key)
+                # Keys that only collect digits say nothing: check the last reply that spoke.
+                if reply is None or pressed.prompts or pressed.end:
+                    reply = pressed
             label = f"touche(s) {step.dtmf}"
         else:
             label, reply = "(silence)", conv.silence()
