@@ -53,7 +53,7 @@ class Call(Base):
     transfer_target: Mapped[str | None] = mapped_column(String(80))
     transfer_reason: Mapped[str | None] = mapped_column(String(24))
     # Human queue lifecycle (filled by Twilio callbacks and the agents' console).
-    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     picked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     picked_up_by: Mapped[str | None] = mapped_column(String(80))
     queue_result: Mapped[str | None] = mapped_column(String(24))  # bridged, hangup, ...

@@ -1,5 +1,222 @@
-"""Agents' console: waiting calls (live), transcripts, pickup, history, callbacks (issue 4)."""
+"""Agents' console: waiting calls (live), transcripts, pickup, history search, callbacks (issue 4).
 
-from fastapi import APIRouter
+Pages are rendered on the server and work without JavaScript (a <noscript> refresh keeps the
+waiting list current). With JavaScript, ``GET /agents/events`` (Server-Sent Events) pushes the
+re-rendered waiting list whenever the event bus says something changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from callbot.store import callbacks as cbstore
+from callbot.store import handoffs
+from callbot.store.models import CallbackStatus
+from callbot.web.accounts import list_users
+from callbot.web.auth import CurrentUser, csrf_token_for, require_role, verify_csrf
+from callbot.web.templating import templates
 
 router = APIRouter()
+
+agent_only = require_role("agent")  # managers are admitted too
+
+# Events after which the waiting list may look different.
+CALL_EVENTS = {"call.queued", "call.updated", "call.ended", "call.taken", "bus.reconnected"}
+CALLBACK_EVENTS = {"callback.created", "callback.updated", "bus.reconnected"}
+PING_SECS = 15.0
+# EventSource reconnects by itself; a bounded stream lets server restarts finish promptly.
+STREAM_MAX_SECS = 600.0
+COALESCE_SECS = 0.15  # several events in a burst → one re-render
+NO_JS_REFRESH_SECS = 15
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _waiting_context(request: Request) -> dict:
+    calls = handoffs.waiting_calls(request.app.state.db)
+    queues: dict[str, list[handoffs.HandoffView]] = {}
+    for call in calls:
+        queues.setdefault(call.queue or "?", []).append(call)
+    return {"queues": queues, "waiting_count": len(calls), "now": _now()}
+
+
+def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/agents")
+def console(request: Request, pris: str | None = None, deja: str | None = None,
+            user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+    db = request.app.state.db
+    context = _waiting_context(request)
+    context.update(
+        active="agents", recent=handoffs.recent_handled(db, limit=10), open_callbacks=cbstore.count_open(db),
+        refresh_secs=NO_JS_REFRESH_SECS, taken=None, already=None,
+    )
+    if pris:
+        context["taken"] = handoffs.get_handoff(db, pris)
+    if deja:
+        context["already"] = handoffs.get_handoff(db, deja)
+    return _render(request, "agents.html", context)
+
+
+@router.get("/agents/waiting")
+def waiting_fragment(request: Request, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+    """The waiting list alone (what the live updates swap in)."""
+    return _render(request, "_waiting.html", _waiting_context(request))
+
+
+def _sse(event: str, html: str) -> str:
+    # Each line of a multi-line payload needs its own "data:" prefix.
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {event}\n{data}\n\n"
+
+
+@router.get("/agents/events")
+async def live_events(request: Request, user: CurrentUser = Depends(agent_only)) -> StreamingResponse:
+    """Server-Sent Events: ``waiting`` (the re-rendered list) and ``callbacks`` (a notice)."""
+    bus = request.app.state.bus
+    subscription = bus.subscribe()  # before the first render: nothing falls in between
+    csrf_token = csrf_token_for(request)
+
+    def render_waiting() -> str:
+        body = templates.get_template("_waiting.html").render(
+            request=request, csrf_token=csrf_token, **_waiting_context(request))
+        return _sse("waiting", body)
+
+    def render_callbacks_notice() -> str:
+        count = cbstore.count_open(request.app.state.db)
+        body = templates.get_template("_callbacks_notice.html").render(open_callbacks=count)
+        return _sse("callbacks", body)
+
+    async def stream() -> AsyncIterator[str]:
+        started = asyncio.get_running_loop().time()
+        try:
+            yield "retry: 2000\n\n"
+            yield await run_in_threadpool(render_waiting)
+            while asyncio.get_running_loop().time() - started < STREAM_MAX_SECS:
+                try:
+                    event = await asyncio.wait_for(anext(subscription), timeout=PING_SECS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": ping\n\n"
+                    continue
+                except StopAsyncIteration:  # the server is shutting down
+                    return
+                kinds = {event.get("kind")}
+                # Coalesce a burst (queued + updated…) into one render per kind.
+                await asyncio.sleep(COALESCE_SECS)
+                while True:
+                    try:
+                        more = await asyncio.wait_for(anext(subscription), timeout=0.001)
+                    except (TimeoutError, StopAsyncIteration):
+                        break
+                    kinds.add(more.get("kind"))
+                if kinds & CALL_EVENTS:
+                    yield await run_in_threadpool(render_waiting)
+                if kinds & CALLBACK_EVENTS:
+                    yield await run_in_threadpool(render_callbacks_notice)
+                yield f"event: changed\ndata: {json.dumps(sorted(k for k in kinds if k))}\n\n"
+        finally:
+            await subscription.aclose()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/agents/calls/{call_sid}/take", dependencies=[Depends(verify_csrf)])
+async def take(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> Response:
+    result = await run_in_threadpool(handoffs.take_call, request.app.state.db, call_sid, user.username)
+    if not result.found:
+        raise HTTPException(status_code=404, detail="Appel introuvable.")
+    if result.newly_taken:
+        await request.app.state.bus.publish("call.taken", {"call_sid": call_sid, "by": user.username})
+        return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
+    if result.taken_by == user.username:
+        return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
+    return RedirectResponse(f"/agents?deja={quote(call_sid)}#deja", status_code=303)
+
+
+@router.get("/agents/calls/{call_sid}")
+def call_detail(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+    view = handoffs.get_handoff(request.app.state.db, call_sid)
+    if view is None:
+        raise HTTPException(status_code=404, detail="Appel introuvable.")
+    return _render(request, "call.html", {"active": "history", "call": view, "now": _now()})
+
+
+def _parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    return date.fromisoformat(value)
+
+
+@router.get("/agents/history")
+def history(request: Request, du: str | None = None, au: str | None = None, theme: str | None = None,
+            transferes: str | None = None, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+    error = None
+    calls: list[handoffs.HandoffView] = []
+    try:
+        day_from, day_to = _parse_day(du), _parse_day(au)
+    except ValueError:
+        day_from = day_to = None
+        error = "Date invalide : utilisez le format AAAA-MM-JJ."
+    topic = theme if theme in handoffs.TOPIC_LABELS else None
+    if theme and topic is None:
+        error = "Thème inconnu."
+    if error is None:
+        filters = handoffs.SearchFilters(day_from=day_from, day_to=day_to, topic=topic,
+                                         only_transferred=bool(transferes))
+        calls = handoffs.search_calls(request.app.state.db, filters, limit=100)
+    return _render(request, "history.html", {
+        "active": "history", "calls": calls, "error": error, "topics": handoffs.TOPIC_LABELS,
+        "du": du or "", "au": au or "", "theme": theme or "", "transferes": bool(transferes), "now": _now(),
+    }, status_code=400 if error else 200)
+
+
+@router.get("/agents/callbacks")
+def callbacks_page(request: Request, statut: str | None = None, moi: str | None = None, ok: int | None = None,
+                   user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+    db = request.app.state.db
+    status = statut if statut in CallbackStatus.ALL else None
+    items = cbstore.list_callbacks(db, status=status, assigned_to=user.username if moi else None)
+    agents = [a.username for a in list_users(db) if a.active]
+    return _render(request, "callbacks.html", {
+        "active": "callbacks", "callbacks": items, "statuses": cbstore.STATUS_LABELS, "statut": status or "",
+        "moi": bool(moi), "agents": agents, "saved": ok, "topic_labels": handoffs.TOPIC_LABELS,
+    })
+
+
+@router.post("/agents/callbacks/{callback_id}", dependencies=[Depends(verify_csrf)])
+async def update_callback(request: Request, callback_id: int, status: str = Form(...),
+                          assigned_to: str = Form(""), notes: str = Form(""), back: str = Form(""),
+                          user: CurrentUser = Depends(agent_only)) -> Response:
+    assignee = assigned_to.strip()
+    try:
+        await run_in_threadpool(cbstore.update_callback, request.app.state.db, callback_id, status=status,
+                                notes=notes, assigned_to=assignee, clear_assignment=not assignee)
+    except cbstore.CallbackError as error:
+        raise HTTPException(status_code=400, detail=str(error)) from error
+    await request.app.state.bus.publish("callback.updated", {"id": callback_id, "status": status,
+                                                              "by": user.username})
+    return RedirectResponse(_back_to_callbacks(back, callback_id), status_code=303)
+
+
+def _back_to_callbacks(back: str, callback_id: int) -> str:
+    """Back to the list the agent was looking at (same filters), scrolled to the saved callback."""
+    parts = urlsplit(back)
+    if parts.scheme or parts.netloc or parts.path != "/agents/callbacks":
+        parts = urlsplit("/agents/callbacks")
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ok"] + [("ok", str(callback_id))]
+    return f"/agents/callbacks?{urlencode(query)}#rappel-{callback_id}"

@@ -1,10 +1,9 @@
-"""agents' console (users, callbacks, pickup) — owned by the console work
+"""agents' console: index the human queue (waiting calls are looked up on every live update)
 
 Revision ID: 0002_console
 Revises: 0001_initial
 """
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision = "0002_console"
 down_revision = "0001_initial"
@@ -13,8 +12,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_calls_queued_at"), ["queued_at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calls_queued_at"))
