@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from callbot.dialog.engine import DialogEngine, make_nlu
-from callbot.dialog.flows import FlowError, Flows, _line_for, _line_map, load_flows
+from callbot.dialog.flows import _LOADER, FlowError, Flows, _line_for, _line_map, load_flows
 from callbot.dialog.schema import FlowTest, FlowTestFile, FlowTestStep
 from callbot.dialog.types import Reply
 
@@ -49,8 +49,8 @@ def load_tests(tests_dir: Path) -> list[tuple[str, FlowTest]]:
         rel = f.name
         try:
             text = f.read_text(encoding="utf-8")
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            node = yaml.compose(text, Loader=_LOADER)
+            data = yaml.load(text, Loader=_LOADER)
         except (OSError, yaml.YAMLError) as e:
             mark = getattr(e, "problem_mark", None)
             errors.append(f"{rel}:{mark.line + 1 if mark else 1}: (syntaxe YAML): {e}")

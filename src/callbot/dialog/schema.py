@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 TOPICS = [
@@ -32,22 +40,31 @@ class TimeRange(Strict):
     end: time
 
 
-def parse_ranges(value: list[str]) -> list[TimeRange]:
-    ranges = []
-    for item in value:
-        m = _RANGE.match(str(item).strip())
-        if not m:
-            raise ValueError(f"plage horaire invalide {item!r} (attendu par exemple \"08:30-12:00\")")
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise ValueError(f"heure invalide dans {item!r}")
-        start, end = time(h1, m1), time(h2, m2)
-        if end <= start:
-            raise ValueError(f"la plage {item!r} finit avant de commencer")
-        if ranges and start < ranges[-1].end:
-            raise ValueError(f"la plage {item!r} chevauche la précédente")
-        ranges.append(TimeRange(start=start, end=end))
+def parse_range(item: object) -> object:
+    """"08:30-12:00" → TimeRange (one item, so errors point at its day and position)."""
+    if not isinstance(item, str):
+        return item
+    m = _RANGE.match(item.strip())
+    if not m:
+        raise ValueError(f"plage horaire invalide {item!r} (attendu par exemple \"08:30-12:00\")")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"heure invalide dans {item!r}")
+    start, end = time(h1, m1), time(h2, m2)
+    if end <= start:
+        raise ValueError(f"la plage {item!r} finit avant de commencer")
+    return TimeRange(start=start, end=end)
+
+
+def ordered(ranges: list[TimeRange]) -> list[TimeRange]:
+    for a, b in zip(ranges, ranges[1:], strict=False):
+        if b.start < a.end:
+            raise ValueError("les plages se chevauchent ou ne sont pas dans l'ordre de la journée")
     return ranges
+
+
+Weekday = Literal["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+DayRanges = Annotated[list[Annotated[TimeRange, BeforeValidator(parse_range)]], AfterValidator(ordered)]
 
 
 class Service(Strict):
@@ -56,25 +73,9 @@ class Service(Strict):
     phone: str | None = None
     queue: str | None = None
     # Weekday → list of "HH:MM-HH:MM"; a missing weekday is closed.
-    hours: dict[str, list[TimeRange]] = Field(default_factory=dict)
+    hours: dict[Weekday, DayRanges] = Field(default_factory=dict)
     # Only by appointment, or a note read after the hours ("sur rendez-vous").
     note: str | None = None
-
-    @field_validator("hours", mode="before")
-    @classmethod
-    def _hours(cls, v: object) -> object:
-        if not isinstance(v, dict):
-            return v
-        out = {}
-        for day, ranges in v.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"jour inconnu {day!r} (attendu : {', '.join(WEEKDAYS)})")
-            if ranges is None:
-                ranges = []
-            if not isinstance(ranges, list):
-                raise ValueError(f"{day} : une liste de plages est attendue")
-            out[day] = parse_ranges(ranges) if ranges and isinstance(ranges[0], str) else ranges
-        return out
 
     @field_validator("phone")
     @classmethod
