@@ -50,6 +50,10 @@ from callbot.dialog.nlu_cli import register as register_nlu  # noqa: E402
 
 register_nlu(app)
 
+from callbot.dialog.evaluation import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
+
 from callbot.dialog.chat import chat  # noqa: E402
 from callbot.dialog.flows_cli import flows_app  # noqa: E402
 

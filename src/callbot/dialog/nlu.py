@@ -8,6 +8,8 @@ is not a plain answer carries a `fallback_reason` saying why, for the managers' 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import date
@@ -34,7 +36,8 @@ class Thresholds:
     confirm: float = 0.35  # between confirm and answer: "vous voulez …, c'est bien ça ?"
     clarify_margin: float = 0.08  # top two closer than this (both ≥ confirm): ask which one
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
-    in_domain_min: float = 0.34  # share of content words the examples know, below: out of domain
+    in_domain_min: float = 0.2  # share of content words the examples know, below: out of domain
+    answer_known_min: float = 0.6  # IDF-weighted share of known words needed to answer without asking
     emergency: float = 0.30  # an emergency is acted on at this lower confidence
     yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
     snap_min: float = 80.0  # rapidfuzz ratio to snap a misheard word onto a known word
@@ -51,16 +54,20 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Maps raw similarity and its margin over the runner-up to a confidence in 0..1."""
+    """Maps raw similarity and its margin over the runner-up to a confidence in 0..1.
 
-    scale: float = 0.55  # raw similarity reaching full confidence (before the margin term)
-    margin_scale: float = 0.15  # margin over the runner-up that earns the full margin bonus
-    margin_weight: float = 0.4  # share of the confidence that depends on the margin
+    A logistic of both: a close match that is also clearly ahead of the next intent is sure; a
+    close match tied with another is not (that is the clarify case), nor is a faint one.
+    """
+
+    top_center: float = 0.30  # raw similarity that alone is a coin flip
+    top_scale: float = 0.07
+    margin_center: float = 0.08  # lead over the runner-up that alone is a coin flip
+    margin_scale: float = 0.06
 
     def confidence(self, top: float, second: float) -> float:
-        level = min(1.0, top / self.scale)
-        margin = min(1.0, max(0.0, top - second) / self.margin_scale)
-        return level * ((1 - self.margin_weight) + self.margin_weight * margin)
+        z = (top - self.top_center) / self.top_scale + (top - second - self.margin_center) / self.margin_scale
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,15 @@ class IntentSpec:
     topic: str | None
     examples: list[str]
     slots: tuple = ()
+
+
+def describe(intent: Any) -> str:  # noqa: ANN401
+    """What the flows say an intent is, besides its examples: its label and summary.
+
+    (Answer texts were tried too: they name other services and lowered accuracy.)"""
+    parts = [getattr(intent, "label", None), getattr(intent, "summary", None)]
+    text = " ".join(p for p in parts if isinstance(p, str))
+    return re.sub(r"\{[^}]*\}", " ", text)
 
 
 class Nlu:
@@ -87,7 +103,8 @@ class Nlu:
         self.topics = {i.id: i.topic for i in self.intents}
         self.slot_defs = {i.id: list(getattr(i, "slots", []) or []) for i in self.intents}
         examples = [(ex, n) for n, i in enumerate(self.intents) for ex in i.examples]
-        self.matcher = Matcher(examples, len(self.intents), snap_min=self.thresholds.snap_min)
+        self.matcher = Matcher(examples, len(self.intents), snap_min=self.thresholds.snap_min,
+                               descriptions=[describe(i) for i in self.intents])
         self.slot_matcher = SlotMatcher(slot_types or {})
         self._yes_no = np.array([i in YES_NO for i in self.ids])
 
@@ -162,6 +179,11 @@ class Nlu:
             u.action = "clarify"
             u.fallback_reason = (f"ambiguous: {u.intent} {u.confidence:.2f} vs "
                                  f"{alt['intent']} {alt['confidence']:.2f}")
+            return
+        if feats.known_share < t.answer_known_min and u.confidence >= t.answer:
+            u.action = "confirm"
+            u.fallback_reason = (f"{top} {u.confidence:.2f} but only {feats.known_share:.0%} of the words "
+                                 f"known < {t.answer_known_min:.0%}")
             return
         if u.confidence < t.answer:
             u.action = "confirm"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import snowballstemmer
@@ -37,12 +38,15 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _stemmer = snowballstemmer.stemmer("french")
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     return word if word.isdigit() else _stemmer.stemWord(word)
 
 
 def content_words(normalized: str) -> list[str]:
-    return [w for w in normalized.split() if w not in STOPWORDS]
+    """Words that say what about; all words when there are none ("tout à fait", "comment")."""
+    words = normalized.split()
+    return [w for w in words if w not in STOPWORDS] or words
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Features:
     unknown: list[str]  # content words no example uses, even fuzzily
     word: Counter
     char: Counter
+    known_share: float = 1.0  # IDF-weighted share of the content words the examples know
 
 
 class Vocabulary:
@@ -70,7 +75,9 @@ class Vocabulary:
         if len(word) < 4:
             return None
         if word not in self._cache:
-            best = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=self.snap_min)
+            # Short words need a closer match: "beau" is not "bureau".
+            cutoff = self.snap_min + (100 - self.snap_min) * 0.5 * (len(word) <= 5)
+            best = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=cutoff)
             self._cache[word] = best[0] if best else None
         return self._cache[word]
 
@@ -98,12 +105,20 @@ def featurize(normalized: str, vocab: Vocabulary | None) -> Features:
     return Features(words, unknown, word, char)
 
 
+def _scaled(c: Counter, factor: float = 0.5) -> Counter:
+    return Counter({k: v * factor for k, v in c.items()})
+
+
 class _Space:
     """One TF-IDF view: rows for examples and for intent centroids, L2-normalised."""
 
-    def __init__(self, docs: list[Counter], labels: list[int], n_intents: int) -> None:
+    def __init__(self, docs: list[Counter], labels: list[int], n_intents: int, unknown_weight: float,
+                 descriptions: list[Counter] | None = None) -> None:
+        self.unknown_weight = unknown_weight
         per_intent: list[Counter] = [Counter() for _ in range(n_intents)]
         for doc, label in zip(docs, labels, strict=True):
+            per_intent[label].update(doc)
+        for label, doc in enumerate(descriptions or []):
             per_intent[label].update(doc)
         df = Counter(f for c in per_intent for f in c)
         self.index = {f: i for i, f in enumerate(sorted(df))}
@@ -111,8 +126,9 @@ class _Space:
         self.idf = np.array([math.log((n_intents + 1) / (df[f] + 0.5)) for f in sorted(df)])
         self.idf = np.maximum(self.idf, 0.0)
         self.unknown_idf = math.log((n_intents + 1) / 0.5)
-        self.examples = self._matrix(docs)
-        self.centroids = self._matrix(per_intent)
+        # Feature-major (transposed) so a query reads a few contiguous rows.
+        self.examples_t = np.ascontiguousarray(self._matrix(docs).T)
+        self.centroids_t = np.ascontiguousarray(self._matrix(per_intent).T)
 
     def _matrix(self, docs: list[Counter]) -> np.ndarray:
         m = np.zeros((len(docs), len(self.index)), dtype=np.float32)
@@ -129,34 +145,41 @@ class _Space:
             w = 1 + math.log(tf)
             i = self.index.get(f)
             if i is None:
-                unknown_sq += (w * self.unknown_idf * 0.5) ** 2
+                unknown_sq += (w * self.unknown_idf * self.unknown_weight) ** 2
             else:
                 cols.append(i)
                 vals.append(w * self.idf[i])
         v = np.array(vals, dtype=np.float32)
         norm = math.sqrt(float(v @ v) + unknown_sq) if cols or unknown_sq else 0.0
         if not cols or norm == 0:
-            return np.zeros(len(self.examples)), np.zeros(len(self.centroids)), v
+            return np.zeros(self.examples_t.shape[1]), np.zeros(self.centroids_t.shape[1]), v
         v = v / norm
-        return self.examples[:, cols] @ v, self.centroids[:, cols] @ v, v
+        return v @ self.examples_t[cols], v @ self.centroids_t[cols], v
 
 
 class Matcher:
     """Scores every intent for a normalised utterance; higher is closer, 0..1."""
 
     def __init__(self, examples: list[tuple[str, int]], n_intents: int, snap_min: float = 80.0,
-                 char_weight: float = 0.4, centroid_weight: float = 0.5) -> None:
+                 char_weight: float = 0.4, centroid_weight: float = 0.5, unknown_weight: float = 1.0,
+                 descriptions: list[str] | None = None) -> None:
+        """`descriptions`: per intent, the text the flows say about it (label, answer…). It widens
+        the intent's vocabulary (its centroid) without counting as an example phrasing."""
         self.n_intents = n_intents
         self.char_weight = char_weight
         self.centroid_weight = centroid_weight
         normalized = [(normalize(text), label) for text, label in examples]
-        words = {w for text, _ in normalized for w in content_words(text)}
+        desc = [normalize(d) for d in (descriptions or [])]
+        words = {w for text in [t for t, _ in normalized] + desc for w in content_words(text)}
         self.vocab = Vocabulary(words, snap_min)
         feats = [featurize(text, None) for text, _ in normalized]
+        desc_feats = [featurize(d, None) for d in desc]
         labels = [label for _, label in normalized]
         self.labels = np.array(labels)
-        self.word = _Space([f.word for f in feats], labels, n_intents)
-        self.char = _Space([f.char for f in feats], labels, n_intents)
+        self.word = _Space([f.word for f in feats], labels, n_intents, unknown_weight,
+                           [_scaled(f.word) for f in desc_feats])
+        self.char = _Space([f.char for f in feats], labels, n_intents, unknown_weight,
+                           [_scaled(f.char) for f in desc_feats])
 
     def _per_intent_max(self, sims: np.ndarray) -> np.ndarray:
         best = np.zeros(self.n_intents, dtype=np.float32)
@@ -165,6 +188,9 @@ class Matcher:
 
     def scores(self, normalized: str) -> tuple[np.ndarray, Features]:
         feats = featurize(normalized, self.vocab)
+        known = sum(self.word.idf[i] for w in feats.words if (i := self.word.index.get(stem(w))) is not None)
+        unknown = self.word.unknown_idf * len(feats.unknown)
+        feats.known_share = known / (known + unknown) if known + unknown > 0 else 1.0
         ex_w, cen_w, _ = self.word.query(feats.word)
         ex_c, cen_c, _ = self.char.query(feats.char)
         cw = self.centroid_weight
