@@ -394,7 +394,7 @@ class Conversation:
             reason = TransferReason.NO_INPUT if no_input else TransferReason.MISUNDERSTANDING
             return self._escalate(u, reason, lead)
         if self.state == "callback_number":
-            return self._reply([self._prompt(p.callback_bad_number, "callback_number")], "callback", u,
+            return self._reply([self._prompt(p.callback_bad_number, "callback_number")], "fallback", u,
                                node="callback_number", expect="digits")
         texts = p.no_input if no_input else p.not_understood
         text = texts[min(self.misses, len(texts)) - 1]

@@ -1,0 +1,263 @@
+"""The dialog state machine, through the Conversation API the phone pipeline uses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from callbot.dialog.engine import DialogEngine
+from callbot.dialog.types import Understanding
+
+OPEN = "2026-11-24T10:00"  # Tuesday morning, agents on duty
+CLOSED = "2026-11-22T11:00"  # Sunday
+
+
+def said(reply) -> str:
+    return " ".join(p.text for p in reply.prompts)
+
+
+def started(engine_at, when: str = OPEN, caller: str | None = None):
+    conv = engine_at(when).new_conversation(caller=caller)
+    conv.start()
+    return conv
+
+
+class ScriptedNlu:
+    """Returns fixed readings, to drive states the real NLU reaches only on borderline input."""
+
+    def __init__(self, real, script: dict[str, dict]) -> None:
+        self.real, self.script = real, script
+
+    def understand(self, text, expect="speech", today=None):
+        if text in self.script:
+            return Understanding(text=text, normalized=text, **self.script[text])
+        return self.real.understand(text, expect=expect, today=today)
+
+
+def scripted_engine(demo_flows, demo_nlu, script) -> DialogEngine:
+    from .conftest import at
+
+    now = at(OPEN)
+    return DialogEngine(demo_flows, ScriptedNlu(demo_nlu, script), lambda: now)
+
+
+def test_greeting_discloses_an_automatic_assistant_that_cannot_be_cut(engine_at):
+    reply = engine_at(OPEN).new_conversation().start()
+    assert reply.action == "greet"
+    first, last = reply.prompts[0], reply.prompts[-1]
+    assert "Saint-Démo-sur-Loire" in first.text and "assistant vocal automatique" in first.text
+    assert first.interruptible is False
+    assert last.text == "Quelle est votre question ?"
+    assert reply.end is None and reply.expect == "speech"
+
+
+def test_answer_then_anything_else_then_goodbye_resolved(engine_at):
+    conv = started(engine_at)
+    reply = conv.hear("quels documents faut-il apporter pour le passeport")
+    assert reply.understanding.intent == "cni_passeport_pieces"
+    assert reply.understanding.topic == "identite" and reply.understanding.action == "answer"
+    assert "photo d'identité" in said(reply) and said(reply).endswith("Avez-vous une autre question ?")
+    bye = conv.hear("non merci")
+    assert bye.end == "hangup" and bye.outcome == "resolved"
+    assert "Au revoir" in said(bye)
+    assert conv.topic == "identite" and conv.intent == "cni_passeport_pieces"
+    # The call is over: further events say nothing and keep the end.
+    assert conv.hear("allo").prompts == [] and conv.silence().end == "hangup"
+
+
+def test_minor_passport_appointment_summary_for_the_agent(engine_at):
+    conv = started(engine_at)
+    reply = conv.hear("c'est pour faire le passeport de ma fille de douze ans")
+    assert reply.understanding.intent == "cni_passeport_mineur"
+    assert reply.expect == "yes_no" and "prendre rendez-vous" in said(reply)
+    transfer = conv.hear("oui")
+    assert transfer.end == "transfer" and transfer.outcome == "transferred"
+    assert transfer.transfer.kind == "queue" and transfer.transfer.target == "accueil"
+    assert transfer.transfer.reason == "topic"
+    assert conv.summary.startswith("Demande de titre d'identité pour un mineur")
+    assert "souhaite un rendez-vous" in conv.summary
+
+
+def test_medium_confidence_is_confirmed_first(demo_flows, demo_nlu):
+    engine = scripted_engine(demo_flows, demo_nlu, {"euh les heures": dict(
+        intent="horaires_mairie", topic="horaires_contact", confidence=0.45, action="confirm")})
+    conv = engine.new_conversation()
+    conv.start()
+    ask = conv.hear("euh les heures")
+    assert ask.action == "confirm" and ask.expect == "yes_no"
+    assert said(ask) == "Vous voulez connaître les horaires de la mairie, c'est bien ça ?"
+    yes = conv.hear("oui")
+    assert yes.understanding.intent == "horaires_mairie" and "ouverte" in said(yes)
+    again = conv.hear("euh les heures")
+    assert again.action == "confirm"
+    no = conv.hear("non")
+    assert no.end is None and "reformuler" in said(no)
+
+
+def test_two_close_intents_are_clarified(demo_flows, demo_nlu):
+    alts = [{"intent": "acte_naissance", "topic": "etat_civil", "confidence": 0.41},
+            {"intent": "declaration_naissance", "topic": "etat_civil", "confidence": 0.40}]
+    engine = scripted_engine(demo_flows, demo_nlu, {"la naissance": dict(
+        intent="acte_naissance", topic="etat_civil", confidence=0.41, action="clarify", alternatives=alts)})
+    conv = engine.new_conversation()
+    conv.start()
+    ask = conv.hear("la naissance")
+    assert ask.action == "clarify"
+    assert said(ask) == "Vous voulez obtenir un acte de naissance, ou plutôt déclarer une naissance ?"
+    pick = conv.hear("la deuxième")
+    assert pick.understanding.intent == "declaration_naissance"
+    assert "cinq jours" in said(pick)
+
+
+def test_missing_slot_is_asked_then_used(engine_at):
+    conv = started(engine_at)
+    ask = conv.hear("je voudrais le numéro d'un service")
+    assert ask.action == "slot" and "Quel service voulez-vous joindre" in said(ask)
+    reply = conv.hear("le ccas")
+    assert reply.understanding.intent == "contact_service"
+    assert "centre communal d'action sociale au 01 99 00 01 04" in said(reply)
+
+
+def test_three_misunderstandings_transfer_during_opening_hours(engine_at):
+    conv = started(engine_at)
+    first = conv.hear("zorglub blablabla")
+    assert first.action == "fallback" and first.understanding.fallback_reason
+    second = conv.hear("gnagnagna schmilblick")
+    assert "taper zéro" in said(second)
+    third = conv.hear("patati patata")
+    assert third.end == "transfer" and third.transfer.reason == "misunderstanding"
+    assert third.outcome == "transferred"
+
+
+def test_silences_outside_hours_lead_to_a_voice_callback(engine_at):
+    conv = started(engine_at, CLOSED, caller="+33611111111")
+    assert "ne vous entends pas" in said(conv.silence())
+    conv.silence()
+    offer = conv.silence()
+    assert offer.transfer is None and offer.end is None and offer.expect == "yes_no"
+    assert "fermés" in said(offer) and "rappelle" in said(offer)
+    ask = conv.hear("oui")
+    assert ask.expect == "digits"
+    reason = conv.hear("zéro six douze trente-quatre cinquante-six soixante-dix-huit")
+    assert "motif" in said(reason)
+    done = conv.hear("c'est pour mon permis de construire")
+    assert done.end == "hangup" and done.outcome == "callback"
+    assert done.callback.number == "0612345678"
+    assert done.callback.reason == "c'est pour mon permis de construire"
+    assert done.callback.topic == "urbanisme"
+    assert "06 12 34 56 78" in said(done)
+    assert "rappel demandé" in conv.summary
+
+
+def test_keypad_callback_number_with_star_and_bad_length(engine_at):
+    conv = started(engine_at, CLOSED)
+    offer = conv.dtmf("0")  # agent asked on a Sunday
+    assert offer.action == "callback" and offer.end is None
+    conv.dtmf("1")  # "1" = oui to the offer
+    for key in "0612":
+        assert conv.dtmf(key).prompts == []  # digits are collected silently ("0" is a digit here)
+    assert "numéro" in said(conv.dtmf("*"))  # start again
+    for key in "123":
+        conv.dtmf(key)
+    bad = conv.dtmf("#")
+    assert bad.action == "fallback" and "dix chiffres" in said(bad)
+    for key in "0699887766":
+        last = conv.dtmf(key)
+    assert "motif" in said(last)
+    assert conv.dtmf("#").prompts == []  # the "#" after a complete number is harmless
+    done = conv.silence()  # no reason given
+    assert done.outcome == "callback" and done.callback.number == "0699887766"
+
+
+def test_callback_declined_ends_without_agent(engine_at):
+    conv = started(engine_at, "2026-11-24T21:00")
+    offer = conv.hear("je voudrais parler à quelqu'un")
+    assert offer.transfer is None and "fermés" in said(offer)
+    end = conv.hear("non")
+    assert end.end == "hangup" and end.outcome == "ended_no_agent"
+
+
+def test_emergency_interrupts_any_step(engine_at):
+    conv = started(engine_at)
+    conv.hear("je voudrais le numéro d'un service")  # waiting for a slot
+    reply = conv.hear("au secours mon voisin a fait un malaise")
+    assert reply.action == "emergency" and reply.understanding.action == "emergency"
+    text = said(reply)
+    for number in ("15", "17", "18", "112"):
+        assert f"le {number}" in text
+    assert reply.prompts[0].interruptible is False
+    assert reply.end == "hangup" and conv.topic == "urgence"
+
+
+def test_repeat_says_the_last_thing_again(engine_at):
+    conv = started(engine_at)
+    answer = conv.hear("quel jour passent les poubelles")
+    again = conv.hear("vous pouvez répéter")
+    assert again.action == "repeat" and said(again) == said(answer)
+
+
+def test_out_of_scope_says_who_handles_it_and_unrelated_talk_is_not_forced(engine_at):
+    conv = started(engine_at)
+    caf = conv.hear("j'ai une question sur mes allocations de la caf")
+    assert caf.understanding.topic == "hors_mairie" and caf.action == "out_of_scope"
+    assert "CAF" in said(caf) and "32 30" in said(caf)
+    weather = conv.hear("quel temps va-t-il faire ce week-end à la plage")
+    assert weather.action == "fallback" and weather.understanding.intent is None
+
+
+def test_menu_digit_and_agent_digit(engine_at):
+    conv = started(engine_at)
+    menu = conv.dtmf("4")
+    assert menu.understanding.intent == "collecte_ordures" and "bac jaune" in said(menu)
+    agent = conv.dtmf("0")
+    assert agent.end == "transfer" and agent.transfer.reason == "asked_agent"
+
+
+def test_silence_after_an_answer_ends_politely(engine_at):
+    conv = started(engine_at)
+    conv.hear("quelle est l'adresse de la mairie")
+    nudge = conv.silence()
+    assert said(nudge) == "Avez-vous une autre question ?" and nudge.end is None
+    bye = conv.silence()
+    assert bye.end == "hangup" and bye.outcome == "resolved"
+
+
+def test_satisfaction_note_when_enabled(demo_flows, demo_nlu):
+    from .conftest import at
+
+    flows = replace(demo_flows, satisfaction=demo_flows.satisfaction.model_copy(update={"enabled": True}))
+    now = at(OPEN)
+    conv = DialogEngine(flows, demo_nlu, lambda: now).new_conversation()
+    conv.start()
+    conv.hear("quelle est l'adresse de la mairie")
+    ask = conv.hear("non merci au revoir")
+    assert ask.end is None and ask.expect == "digits" and "1 à 5" in said(ask)
+    note = conv.dtmf("4")
+    assert note.satisfaction == 4 and note.end == "hangup" and note.outcome == "resolved"
+
+
+def test_a_failing_nlu_does_not_break_the_call(demo_flows):
+    class Broken:
+        def understand(self, text, expect="speech", today=None):
+            raise RuntimeError("boom")
+
+    from .conftest import at
+
+    now = at(OPEN)
+    conv = DialogEngine(demo_flows, Broken(), lambda: now).new_conversation()
+    conv.start()
+    reply = conv.hear("bonjour")
+    assert reply.action == "fallback" and "nlu error" in reply.understanding.fallback_reason
+    assert reply.end is None and reply.prompts
+
+
+@pytest.mark.parametrize("when", [OPEN, CLOSED])
+def test_fixed_prompts_hold_static_texts_only(engine_at, when):
+    prompts = engine_at(when).fixed_prompts()
+    assert "Quelle est votre question ?" in prompts
+    assert any("assistant vocal automatique" in p for p in prompts)
+    assert any(p.startswith("L'acte de naissance se demande") and "Saint-Démo-sur-Loire" in p
+               for p in prompts)
+    assert not any("aujourd'hui jusqu'à" in p or "{" in p for p in prompts)
+    assert len(prompts) == len(set(prompts))
