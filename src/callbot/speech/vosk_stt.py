@@ -115,8 +115,9 @@ class VoskSTTService(STTService):
     the next string of the iterator (the real audio still goes through the real recogniser). Used
     with a Korean test model to "say" French words; see speech/scripted.py.
 
-    Each final `TranscriptionFrame` carries `asr_ms` (recogniser time spent on the utterance, ms)
-    as an attribute and in `result`, with the raw recognised text and the forced-final latency.
+    Each final `TranscriptionFrame` carries `asr_ms` (wall time spent in the recogniser for the
+    utterance, ms) as an attribute and in `result`, with `asr_cpu_ms` (its CPU time), `final_ms`
+    (the forced FinalResult), `heard` (the recogniser's own text) and whether a grammar was used.
     """
 
     def __init__(
@@ -147,7 +148,9 @@ class VoskSTTService(STTService):
         self._vad_speaking = False
         self._segments: list[str] = []  # text Vosk finalised on its own inside this utterance
         self._last_partial = ""
-        self._asr_secs = 0.0
+        self._asr_secs = 0.0  # wall time in the recogniser for the current utterance
+        self._asr_cpu = 0.0  # CPU time of the same (wall minus waiting for a core)
+        self._last_cpu_secs = 0.0
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -271,7 +274,8 @@ class VoskSTTService(STTService):
         asr_ms = round(asr_secs * 1000, 1)
         frame = TranscriptionFrame(
             text, self._user_id, time_now_iso8601(), finalized=True,
-            result={"asr_ms": asr_ms, "final_ms": round(final_secs * 1000, 1), "heard": heard,
+            result={"asr_ms": asr_ms, "asr_cpu_ms": round(self._last_cpu_secs * 1000, 1),
+                    "final_ms": round(final_secs * 1000, 1), "heard": heard,
                     "scripted": scripted, "expectation": self._expectation, "grammar": grammar},
         )
         frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # stored with the caller's turn
@@ -292,18 +296,19 @@ class VoskSTTService(STTService):
         return rec
 
     def _start_utterance(self, preroll: bytes) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         if self._pending_grammar is not False:
             self._rec = self._new_recognizer(self._pending_grammar or None)
             self._pending_grammar = False
         self._segments.clear()
-        self._asr_secs = 0.0
+        self._asr_secs = self._asr_cpu = 0.0
         if preroll:
             self._rec.AcceptWaveform(preroll)
         self._asr_secs = time.perf_counter() - t0
+        self._asr_cpu = time.thread_time() - c0
 
     def _accept(self, block: bytes) -> str:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         rec = self._rec
         if rec.AcceptWaveform(block):
             # Vosk endpointed on its own (a pause inside the caller's turn): keep the text.
@@ -314,11 +319,12 @@ class VoskSTTService(STTService):
         else:
             partial = " ".join([*self._segments, json.loads(rec.PartialResult()).get("partial", "")]).strip()
         self._asr_secs += time.perf_counter() - t0
+        self._asr_cpu += time.thread_time() - c0
         return partial
 
     def _final(self, tail: bytes) -> tuple[str, float, float, bool]:
         """Force the end of the utterance: (text, recogniser secs, final secs, grammar used)."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         rec = self._rec
         if tail:
             rec.AcceptWaveform(tail)
@@ -327,6 +333,7 @@ class VoskSTTService(STTService):
         rec.Reset()
         final_secs = time.perf_counter() - t0
         asr_secs = self._asr_secs + final_secs
+        self._last_cpu_secs = self._asr_cpu + time.thread_time() - c0
         self._segments.clear()
-        self._asr_secs = 0.0
+        self._asr_secs = self._asr_cpu = 0.0
         return words, asr_secs, final_secs, self._grammar is not None
