@@ -252,17 +252,17 @@ def _executemany(conn, rows: Iterator[tuple[str, tuple]], counts: dict, batch: i
            for t, c in TABLE_COLUMNS.items()}
     buffers: dict[str, list] = {t: [] for t in TABLE_COLUMNS}
 
-    def flush(table: str) -> None:
-        raw.executemany(sql[table], buffers[table])
-        counts[table] += len(buffers[table])
-        buffers[table].clear()
+    def flush() -> None:
+        for table in ("calls", "turns", "callbacks"):  # parents first: turns reference calls
+            raw.executemany(sql[table], buffers[table])
+            counts[table] += len(buffers[table])
+            buffers[table].clear()
 
     for table, row in rows:
         buffers[table].append(tuple(_sqlite_value(v) for v in row))
-        if len(buffers[table]) >= batch:
-            flush(table)
-    for table in ("calls", "turns", "callbacks"):
-        flush(table)
+        if len(buffers["calls"]) >= batch:
+            flush()
+    flush()
 
 
 def _sqlite_value(v: object) -> object:

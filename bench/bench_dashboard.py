@@ -1,0 +1,120 @@
+"""Dashboard benchmark: seed time and page time at 100 000 and 1 000 000 synthetic calls.
+
+For each backend (SQLite file, PostgreSQL fresh database, both created here and dropped at the
+end) and each size: migrate, `seed` (COPY / executemany), then render GET /dashboard through the
+real app (TestClient, logged-in manager) for the last month and the last twelve months, plus one
+CSV export. Prints the first (cold) render and the median of the next runs.
+
+    .venv/bin/python bench/bench_dashboard.py [--sizes 100000 1000000] [--backends sqlite postgresql]
+                                              [--runs 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+PASSWORD = "bench-password-123"
+
+
+def fresh_database(backend: str, tmp: Path) -> tuple[str, callable]:
+    if backend == "sqlite":
+        path = tmp / f"bench-{uuid.uuid4().hex[:6]}.db"
+        return f"sqlite:///{path}", lambda: [p.unlink(missing_ok=True) for p in tmp.glob(path.name + "*")]
+    name = f"callbot_dashbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def timed_get(client, url: str) -> float:  # noqa: ANN001
+    t0 = time.perf_counter()
+    r = client.get(url)
+    ms = (time.perf_counter() - t0) * 1000
+    if r.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {r.status_code}")
+    return ms
+
+
+def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
+    from fastapi.testclient import TestClient
+
+    from callbot.app import create_app
+    from callbot.config import Settings
+    from callbot.store.db import Database
+    from callbot.store.seed import seed
+    from callbot.web.accounts import create_user
+
+    url, drop = fresh_database(backend, tmp)
+    try:
+        db = Database(url)
+        db.migrate()
+        result = seed(db.engine, size, days=365, seed=42, end=NOW)
+        create_user(db, "bench", PASSWORD, "manager")
+        db.engine.dispose()
+        app = create_app(Settings(database_url=url, secret_key="bench", now=NOW, log_level="WARNING"), speech=False)
+        out = {"backend": backend, "calls": size, "turns": result.turns, "seed_s": round(result.seconds, 1)}
+        with TestClient(app) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token})
+            today = NOW.date()
+            pages = {
+                "month": f"/dashboard?du={today - timedelta(days=29)}&au={today}",
+                "year": f"/dashboard?du={today - timedelta(days=364)}&au={today}",
+                "year_service": f"/dashboard?du={today - timedelta(days=364)}&au={today}&service=%C3%89tat+civil",
+                "csv_year": f"/dashboard/export/sujets.csv?du={today - timedelta(days=364)}&au={today}",
+            }
+            for name, path in pages.items():
+                times = [timed_get(client, path) for _ in range(runs + 1)]
+                out[f"{name}_cold_ms"] = round(times[0], 1)
+                out[f"{name}_ms"] = round(statistics.median(times[1:]), 1)
+        app.state.db.engine.dispose() if hasattr(app.state, "db") else None
+        return out
+    finally:
+        drop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="callbot-dashbench-") as tmp:
+        for size in args.sizes:
+            for backend in args.backends:
+                r = bench_one(backend, size, args.runs, Path(tmp))
+                results.append(r)
+                if not args.json:
+                    print(f"{backend:10s} {size:>9,d} calls ({r['turns']:,d} turns) seeded in {r['seed_s']:>6.1f} s | "
+                          f"/dashboard month {r['month_ms']:>7.1f} ms (cold {r['month_cold_ms']:.0f}) | "
+                          f"year {r['year_ms']:>7.1f} ms (cold {r['year_cold_ms']:.0f}) | "
+                          f"year+service {r['year_service_ms']:>7.1f} ms | CSV year {r['csv_year_ms']:>7.1f} ms",
+                          flush=True)
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+
+
+if __name__ == "__main__":
+    main()
