@@ -120,6 +120,12 @@ class HandoffView:
         return max(0.0, (end - self.queued_at).total_seconds())
 
     @property
+    def headline(self) -> str:
+        """The subject as a title: "Demande de passeport"."""
+        s = self.subject
+        return s[:1].upper() + s[1:]
+
+    @property
     def subject(self) -> str:
         """What the call is about, as a short French phrase ("demande de passeport")."""
         return subject_of(self.summary, self.topic, self.reason)
