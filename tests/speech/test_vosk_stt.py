@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pipecat.frames.frames import (
     InterimTranscriptionFrame,
+    SystemFrame,
     TranscriptionFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -12,7 +15,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.tests.utils import run_test
 
 from callbot.speech.errors import ModelMissingError
 from callbot.speech.scripted import load_transcript_script
@@ -107,8 +110,23 @@ def test_expectation_constrains_the_next_turn_to_a_grammar(vosk_model, speech_8k
     assert final.text and set(final.text.split()) <= set(words)
 
 
+class AnswerHeard(SystemFrame):
+    """Marks where the test caller waits for the bot to have heard the previous turn."""
+
+
 def test_expectation_set_by_the_dialog_applies_to_the_next_turn(vosk_model, speech_8k) -> None:  # noqa: ANN001
     stt = VoskSTTService(vosk_model)
+    heard = asyncio.Event()
+
+    class Caller(FrameProcessor):
+        """Holds the rest of the call at the marker until the dialog has its transcript."""
+
+        async def process_frame(self, frame, direction):  # noqa: ANN001, ANN201
+            await super().process_frame(frame, direction)
+            if isinstance(frame, AnswerHeard):
+                await asyncio.wait_for(heard.wait(), timeout=30)
+                return
+            await self.push_frame(frame, direction)
 
     class Dialog(FrameProcessor):
         """Like the dialog: after the first answer it asks a yes/no question."""
@@ -117,13 +135,12 @@ def test_expectation_set_by_the_dialog_applies_to_the_next_turn(vosk_model, spee
             await super().process_frame(frame, direction)
             if isinstance(frame, TranscriptionFrame):
                 stt.set_expectation("yes_no", ["하지만", "일"])
+                heard.set()
             await self.push_frame(frame, direction)
 
-    # The pause (real time) lets the first turn be decoded and reach the dialog before the
-    # caller speaks again, as on a real line.
     half = speech_8k[: len(speech_8k) // 2]
-    frames = said(half) + [SleepFrame(sleep=2.5)] + audio_frames(silence(0.5)) + said(half)
-    down, _ = run(run_test(Pipeline([stt, Dialog()]), frames_to_send=frames, pipeline_params=PHONE))
+    frames = said(half) + [AnswerHeard()] + audio_frames(silence(0.5)) + said(half)
+    down, _ = run(run_test(Pipeline([Caller(), stt, Dialog()]), frames_to_send=frames, pipeline_params=PHONE))
     first, second = transcripts(down)
     assert (first.result["grammar"], second.result["grammar"]) == (False, True)
     assert set(second.text.split()) <= {"하지만", "일"}
