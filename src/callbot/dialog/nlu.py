@@ -34,9 +34,9 @@ class Thresholds:
 
     answer: float = 0.55  # at or above: answer directly
     confirm: float = 0.35  # between confirm and answer: "vous voulez …, c'est bien ça ?"
-    clarify_margin: float = 0.08  # top two closer than this (both ≥ confirm): ask which one
+    clarify_margin: float = 0.05  # raw similarities of the top two closer than this, both ≥ confirm: ask
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
-    in_domain_min: float = 0.2  # share of content words the examples know, below: out of domain
+    in_domain_min: float = 0.45  # IDF-weighted share of words the examples know; below: out of domain
     answer_known_min: float = 0.6  # IDF-weighted share of known words needed to answer without asking
     emergency: float = 0.30  # an emergency is acted on at this lower confidence
     yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
@@ -122,15 +122,17 @@ class Nlu:
         if expect == "yes_no":
             scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
         order = np.argsort(-scores)
-        top, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else 0.0
-        confs = [self.calibration.confidence(float(scores[i]), top if i != order[0] else second)
-                 for i in order[:3]]
+        ranked = [float(scores[i]) for i in order[:4]] + [0.0] * 4
+        top = ranked[0]
+        # Each candidate's confidence is judged against the next one down, so the runner-up of a
+        # near tie also reads as plausible (that is what clarify needs).
+        confs = [self.calibration.confidence(ranked[k], ranked[k + 1]) for k in range(min(3, len(order)))]
         alternatives = [{"intent": self.ids[i], "topic": self.topics[self.ids[i]],
                          "confidence": round(c, 4)} for i, c in zip(order[:3], confs, strict=False)]
         intent = self.ids[order[0]]
         u = Understanding(text, intent, self.topics[intent], confs[0], "answer", norm, alternatives)
         u.slots = self._slots(norm, intent, today or date.today())
-        self._decide(u, top, feats, expect)
+        self._decide(u, top, top - ranked[1], feats, expect)
         return u
 
     def _slots(self, norm: str, intent: str | None, today: date) -> dict[str, Any]:
@@ -148,10 +150,10 @@ class Nlu:
                 slots[sd.name] = slots[sd.type]
         return slots
 
-    def _decide(self, u: Understanding, raw_top: float, feats: Any, expect: str) -> None:  # noqa: ANN401
+    def _decide(self, u: Understanding, raw_top: float, raw_margin: float, feats: Any,  # noqa: ANN401
+                expect: str) -> None:
         t = self.thresholds
         n_content = len(feats.words) + len(feats.unknown)
-        known = len(feats.words) / n_content if n_content else 0.0
         if expect == "digits" and "digits" in u.slots and not (
                 u.topic in ("urgence", "parler_agent") and u.confidence >= t.answer):
             u.intent, u.topic, u.action, u.confidence = None, None, "slot", 1.0
@@ -166,15 +168,17 @@ class Nlu:
         top = f"top intent {u.intent}"
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")
-        if known < t.in_domain_min:
-            return self._fallback(u, f"only {known:.0%} known words < in-domain min {t.in_domain_min:.0%}")
+        yes_no_answer = expect == "yes_no" and u.intent in YES_NO
+        if feats.known_share < t.in_domain_min and not yes_no_answer:
+            return self._fallback(u, f"only {feats.known_share:.0%} of the words known < in-domain min "
+                                     f"{t.in_domain_min:.0%}")
         if u.confidence < t.confirm:
             return self._fallback(u, f"{top} {u.confidence:.2f} < confirm threshold {t.confirm:.2f}")
         if u.topic is None and u.confidence < t.answer:
             # "Vous voulez dire au revoir ?" makes no sense: an unsure control word is not understood.
             return self._fallback(u, f"{top} {u.confidence:.2f} < answer threshold {t.answer:.2f}")
         alt = u.alternatives[1] if len(u.alternatives) > 1 else None
-        if (alt and alt["confidence"] >= t.confirm and u.confidence - alt["confidence"] < t.clarify_margin
+        if (alt and alt["confidence"] >= t.confirm and raw_margin < t.clarify_margin
                 and alt["topic"] is not None and u.topic is not None):
             u.action = "clarify"
             u.fallback_reason = (f"ambiguous: {u.intent} {u.confidence:.2f} vs "

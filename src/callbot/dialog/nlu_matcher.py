@@ -21,6 +21,7 @@ import snowballstemmer
 from rapidfuzz import fuzz, process
 
 from callbot.dialog.normalize import normalize
+from callbot.dialog.normalize_phonetic import phonetic_key
 
 # Function words and request verbs: they say how someone asks, not what about.
 _STOPWORDS_TEXT = """
@@ -59,12 +60,16 @@ class Features:
 
 
 class Vocabulary:
-    """The flow examples' words, to snap misheard words onto."""
+    """The flows' words, to snap misheard words onto: same stem, same sound, or close spelling."""
 
     def __init__(self, words: set[str], snap_min: float) -> None:
         self.words = words
         self.stems = {stem(w) for w in words}
         self.snap_min = snap_min
+        self._by_sound: dict[str, str] = {}
+        for w in sorted(words, key=lambda w: (-len(w), w)):
+            if len(w) >= 3 and not w.isdigit():
+                self._by_sound.setdefault(phonetic_key(w), w)
         # Only words long enough that a fuzzy match means something.
         self._choices = sorted(w for w in words if len(w) >= 4)
         self._cache: dict[str, str | None] = {}
@@ -72,14 +77,19 @@ class Vocabulary:
     def snap(self, word: str) -> str | None:
         if word in self.words or stem(word) in self.stems:
             return word
+        if word not in self._cache:
+            self._cache[word] = self._closest(word)
+        return self._cache[word]
+
+    def _closest(self, word: str) -> str | None:
+        if len(word) >= 3 and (same := self._by_sound.get(phonetic_key(word))):
+            return same
         if len(word) < 4:
             return None
-        if word not in self._cache:
-            # Short words need a closer match: "beau" is not "bureau".
-            cutoff = self.snap_min + (100 - self.snap_min) * 0.5 * (len(word) <= 5)
-            best = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=cutoff)
-            self._cache[word] = best[0] if best else None
-        return self._cache[word]
+        # Short words need a closer match: "beau" is not "bureau".
+        cutoff = self.snap_min + (100 - self.snap_min) * 0.5 * (len(word) <= 5)
+        best = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return best[0] if best else None
 
 
 def _char_grams(word: str) -> list[str]:
@@ -92,12 +102,16 @@ def _char_grams(word: str) -> list[str]:
 
 def featurize(normalized: str, vocab: Vocabulary | None) -> Features:
     words, unknown = [], []
-    for w in content_words(normalized):
-        snapped = vocab.snap(w) if vocab else w
-        if snapped is None:
-            unknown.append(w)
-        else:
-            words.append(snapped)
+    heard = normalized.split()
+    if vocab:
+        # Snap first ("commant" → "comment"), then drop what turns out to be a function word.
+        snapped_all = [vocab.snap(w) if w not in STOPWORDS else w for w in heard]
+        heard = [s if s is not None else w for s, w in zip(snapped_all, heard, strict=True)]
+        missing = {w for s, w in zip(snapped_all, normalized.split(), strict=True) if s is None}
+    else:
+        missing = set()
+    for w in content_words(" ".join(heard)):
+        (unknown if w in missing else words).append(w)
     stems = [stem(w) for w in words]
     word = Counter(stems)
     word.update(f"{a}_{b}" for a, b in zip(stems, stems[1:], strict=False))
@@ -170,7 +184,7 @@ class Matcher:
         self.centroid_weight = centroid_weight
         normalized = [(normalize(text), label) for text, label in examples]
         desc = [normalize(d) for d in (descriptions or [])]
-        words = {w for text in [t for t, _ in normalized] + desc for w in content_words(text)}
+        words = {w for text in [t for t, _ in normalized] + desc for w in text.split()}
         self.vocab = Vocabulary(words, snap_min)
         feats = [featurize(text, None) for text, _ in normalized]
         desc_feats = [featurize(d, None) for d in desc]
