@@ -82,8 +82,11 @@ class DialogEngine:
         return self.flows.prompts.goodbye
 
     # -- speech ------------------------------------------------------------------------------
-    def fixed_prompts(self) -> list[str]:
-        """Every text that never changes, for TTS pre-synthesis (rendered the way it is spoken)."""
+    def fixed_prompts(self, answers: bool = True) -> list[str]:
+        """Every text that never changes, for TTS pre-synthesis (rendered the way it is spoken).
+
+        `answers=False` keeps the conversation prompts only (greeting, repairs): what the server
+        synthesises before it accepts calls; intents' answers are warmed in the background."""
         p = self.flows.prompts
         now = self.now()
         texts: list[str] = []
@@ -96,7 +99,7 @@ class DialogEngine:
         sat = self.flows.satisfaction
         if sat.enabled:
             texts += [sat.question, sat.thanks]
-        for intent in self.flows.intents:
+        for intent in self.flows.intents if answers else ():
             candidates = [intent.answer] if intent.answer else []
             for variants in intent.variants.values():
                 candidates += variants.values()
