@@ -69,18 +69,21 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
         result = seed(db.engine, size, days=365, seed=42, end=NOW)
         create_user(db, "bench", PASSWORD, "manager")
         db.engine.dispose()
-        app = create_app(Settings(database_url=url, secret_key="bench", now=NOW, log_level="WARNING"), speech=False)
+        app = create_app(
+            Settings(database_url=url, secret_key="bench", now=NOW, log_level="WARNING"), speech=False
+        )
         out = {"backend": backend, "calls": size, "turns": result.turns, "seed_s": round(result.seconds, 1)}
         with TestClient(app) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
             client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token})
             today = NOW.date()
+            year = f"du={today - timedelta(days=364)}&au={today}"
             pages = {
                 "month": f"/dashboard?du={today - timedelta(days=29)}&au={today}",
-                "year": f"/dashboard?du={today - timedelta(days=364)}&au={today}",
-                "year_service": f"/dashboard?du={today - timedelta(days=364)}&au={today}&service=%C3%89tat+civil",
-                "csv_year": f"/dashboard/export/sujets.csv?du={today - timedelta(days=364)}&au={today}",
+                "year": f"/dashboard?{year}",
+                "year_service": f"/dashboard?{year}&service=%C3%89tat+civil",
+                "csv_year": f"/dashboard/export/sujets.csv?{year}",
             }
             for name, path in pages.items():
                 times = [timed_get(client, path) for _ in range(runs + 1)]
@@ -95,7 +98,9 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    ap.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -106,11 +111,15 @@ def main() -> None:
                 r = bench_one(backend, size, args.runs, Path(tmp))
                 results.append(r)
                 if not args.json:
-                    print(f"{backend:10s} {size:>9,d} calls ({r['turns']:,d} turns) seeded in {r['seed_s']:>6.1f} s | "
-                          f"/dashboard month {r['month_ms']:>7.1f} ms (cold {r['month_cold_ms']:.0f}) | "
-                          f"year {r['year_ms']:>7.1f} ms (cold {r['year_cold_ms']:.0f}) | "
-                          f"year+service {r['year_service_ms']:>7.1f} ms | CSV year {r['csv_year_ms']:>7.1f} ms",
-                          flush=True)
+                    print(
+                        f"{backend:10s} {size:>9,d} calls ({r['turns']:,d} turns) "
+                        f"seeded in {r['seed_s']:>6.1f} s | "
+                        f"/dashboard month {r['month_ms']:>7.1f} ms (cold {r['month_cold_ms']:.0f}) | "
+                        f"year {r['year_ms']:>7.1f} ms (cold {r['year_cold_ms']:.0f}) | "
+                        f"year+service {r['year_service_ms']:>7.1f} ms | "
+                        f"CSV year {r['csv_year_ms']:>7.1f} ms",
+                        flush=True,
+                    )
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         print()

@@ -14,7 +14,9 @@ def _day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"date attendue au format AAAA-MM-JJ, reçu {value!r}", param_hint=option) from None
+        raise typer.BadParameter(
+            f"date attendue au format AAAA-MM-JJ, reçu {value!r}", param_hint=option
+        ) from None
 
 
 def _database():  # noqa: ANN202
@@ -27,9 +29,12 @@ def _database():  # noqa: ANN202
 
 
 def stats(
-    from_: str | None = typer.Option(None, "--from", help="premier jour (AAAA-MM-JJ, heure de Paris); "
-                                     "défaut : le premier appel enregistré"),
-    to: str | None = typer.Option(None, "--to", help="dernier jour inclus (AAAA-MM-JJ); défaut : aujourd'hui"),
+    from_: str | None = typer.Option(
+        None, "--from", help="premier jour (AAAA-MM-JJ, heure de Paris); défaut : le premier appel enregistré"
+    ),
+    to: str | None = typer.Option(
+        None, "--to", help="dernier jour inclus (AAAA-MM-JJ); défaut : aujourd'hui"
+    ),
     service: list[str] = typer.Option([], "--service", help="ne compter que ce service (répétable)"),
     topic: list[str] = typer.Option([], "--topic", help="ne compter que ce sujet (répétable)"),
     as_json: bool = typer.Option(False, "--json", help="sortie JSON"),
@@ -70,7 +75,9 @@ def stats(
 
 def seed(
     calls: int = typer.Option(..., "--calls", min=0, help="nombre d'appels synthétiques à créer"),
-    days: int = typer.Option(365, "--days", min=1, help="répartis sur ce nombre de jours jusqu'à aujourd'hui"),
+    days: int = typer.Option(
+        365, "--days", min=1, help="répartis sur ce nombre de jours jusqu'à aujourd'hui"
+    ),
     seed_: int = typer.Option(1, "--seed", help="graine du générateur (même graine, même historique)"),
 ) -> None:
     """Fill the database with realistic synthetic calls (marked synthetic) for demos and benchmarks."""
@@ -81,8 +88,10 @@ def seed(
     now = get_settings().clock()
     end = now if isinstance(now, datetime) else datetime.now() + timedelta(0)
     result = run_seed(db.engine, calls, days=days, seed=seed_, end=end)
-    typer.echo(f"{result.calls} appels synthétiques, {result.turns} tours de parole, "
-               f"{result.callbacks} rappels créés en {result.seconds:.1f} s.")
+    typer.echo(
+        f"{result.calls} appels synthétiques, {result.turns} tours de parole, "
+        f"{result.callbacks} rappels créés en {result.seconds:.1f} s."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -15,8 +15,14 @@ from tests.dashboard.conftest import FROM, PASSWORD, TO, add_users, make_setting
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture()
@@ -90,7 +96,9 @@ def test_dashboard_in_chromium(server: str) -> None:
             page.goto(f"{server}/dashboard?du={FROM}&au={TO}")
             with page.expect_download() as dl:
                 page.locator("#t-transferts a.export").click()
-            rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text("utf-8-sig")), delimiter=";"))
+            rows = list(
+                csv.DictReader(io.StringIO(Path(dl.value.path()).read_text("utf-8-sig")), delimiter=";")
+            )
             assert {r["Code"]: r["Transferts"] for r in rows} == {"asked_agent": "1", "misunderstanding": "1"}
 
             agent = browser.new_page(viewport={"width": 1280, "height": 720})

@@ -8,24 +8,30 @@ import subprocess
 import sys
 
 from sqlalchemy import func, select
+from tests.dashboard.conftest import FROM, TO
 
 from callbot.store.db import Database
 from callbot.store.models import Call, Callback, Turn
-from tests.dashboard.conftest import FROM, TO
 
 
 def callbot(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CALLBOT_DATABASE_URL": url, "CALLBOT_NOW": "2026-11-09T10:00:00+01:00"}
-    return subprocess.run([sys.executable, "-m", "callbot.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "callbot.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_stats_json_for_the_known_history(sqlite_db: Database) -> None:
     r = callbot(sqlite_db.url, "stats", "--from", FROM, "--to", TO, "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert (data["calls"], data["resolved_by_bot"], data["transferred"], data["abandoned"], data["callbacks"]) \
-        == (6, 2, 2, 2, 1)
+    assert (
+        data["calls"],
+        data["resolved_by_bot"],
+        data["transferred"],
+        data["abandoned"],
+        data["callbacks"],
+    ) == (6, 2, 2, 2, 1)
     assert data["top_topics"][0] == {"topic": "identite", "calls": 2, "previous": 1, "trend": 1.0}
     assert data["transfers_by_reason"] == {"asked_agent": 1, "misunderstanding": 1}
     assert data["peak_simultaneous"] == 3 and data["satisfaction"]["mean"] == 4.0

@@ -29,8 +29,15 @@ def test_counts_containment_transfers_callbacks_abandons(figures: st.Figures) ->
 
 def test_days_heatmap_and_peak_in_paris_time(figures: st.Figures) -> None:
     per_day = {r.day.isoformat(): r.calls for r in figures.series.days}
-    assert per_day == {"2026-11-02": 4, "2026-11-03": 1, "2026-11-04": 1, "2026-11-05": 0,
-                       "2026-11-06": 0, "2026-11-07": 0, "2026-11-08": 0}
+    assert per_day == {
+        "2026-11-02": 4,
+        "2026-11-03": 1,
+        "2026-11-04": 1,
+        "2026-11-05": 0,
+        "2026-11-06": 0,
+        "2026-11-07": 0,
+        "2026-11-08": 0,
+    }
     monday = figures.series.days[0]
     assert (monday.resolved, monday.transferred, monday.abandoned) == (2, 2, 0)
     heat = figures.series.heatmap
@@ -42,7 +49,12 @@ def test_days_heatmap_and_peak_in_paris_time(figures: st.Figures) -> None:
 
 def test_topics_and_intents_with_trend(figures: st.Figures) -> None:
     topics = {r.key: (r.count, r.previous) for r in figures.topics}
-    assert topics == {"identite": (2, 1), "parler_agent": (1, 0), "urbanisme": (1, 1), "horaires_contact": (1, 0)}
+    assert topics == {
+        "identite": (2, 1),
+        "parler_agent": (1, 0),
+        "urbanisme": (1, 1),
+        "horaires_contact": (1, 0),
+    }
     assert figures.topics[0].key == "identite" and figures.topics[0].trend == pytest.approx(1.0)
     intents = {r.key: (r.topic, r.count) for r in figures.intents}
     assert intents["identite.perte"] == ("identite", 1) and len(intents) == 5
@@ -58,8 +70,9 @@ def test_unrecognised_grouped_by_similarity_with_reasons(figures: st.Figures) ->
     snippet = st.yaml_snippet(groups[:1], "identite.perte")
     import yaml
 
-    assert yaml.safe_load(snippet) == {"intents": {"identite.perte": {"examples": [
-        "euh c'est pour le truc", "euh c'est pour le truc là"]}}}
+    assert yaml.safe_load(snippet) == {
+        "intents": {"identite.perte": {"examples": ["euh c'est pour le truc", "euh c'est pour le truc là"]}}
+    }
 
 
 def test_durations_latency_satisfaction(figures: st.Figures) -> None:

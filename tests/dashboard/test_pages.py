@@ -72,12 +72,28 @@ def test_every_table_exports_as_csv_without_numbers(app_client) -> None:  # noqa
         rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
         assert rows[0] == [c.label for c in table.columns]
         assert not re.search(r"\+?\d[\d ]{8,}\d", r.text.replace(FROM, "").replace(TO, "")), name
-    topics = list(csv.DictReader(io.StringIO(
-        app_client.get(f"/dashboard/export/sujets.csv?{PERIOD_QS}").content.decode("utf-8-sig")), delimiter=";"))
+    topics = list(
+        csv.DictReader(
+            io.StringIO(
+                app_client.get(f"/dashboard/export/sujets.csv?{PERIOD_QS}").content.decode("utf-8-sig")
+            ),
+            delimiter=";",
+        )
+    )
     assert {r["Sujet"]: (r["Appels"], r["Période précédente"]) for r in topics} == {
-        "identite": ("2", "1"), "parler_agent": ("1", "0"), "urbanisme": ("1", "1"), "horaires_contact": ("1", "0")}
-    days = list(csv.reader(io.StringIO(
-        app_client.get(f"/dashboard/export/jours.csv?{PERIOD_QS}").content.decode("utf-8-sig")), delimiter=";"))
+        "identite": ("2", "1"),
+        "parler_agent": ("1", "0"),
+        "urbanisme": ("1", "1"),
+        "horaires_contact": ("1", "0"),
+    }
+    days = list(
+        csv.reader(
+            io.StringIO(
+                app_client.get(f"/dashboard/export/jours.csv?{PERIOD_QS}").content.decode("utf-8-sig")
+            ),
+            delimiter=";",
+        )
+    )
     assert days[1][:2] == ["2026-11-02", "4"] and len(days) == 8
     assert app_client.get("/dashboard/export/inconnue.csv").status_code == 404
 
@@ -86,5 +102,6 @@ def test_yaml_snippet_of_picked_groups(app_client) -> None:  # noqa: ANN001
     login(app_client, "marie")
     r = app_client.get(f"/dashboard/export/incompris.yaml?{PERIOD_QS}&groupe=1&intention=identite.perte")
     assert r.status_code == 200
-    assert yaml.safe_load(r.text) == {"intents": {"identite.perte": {"examples": [
-        "euh c'est pour le truc", "euh c'est pour le truc là"]}}}
+    assert yaml.safe_load(r.text) == {
+        "intents": {"identite.perte": {"examples": ["euh c'est pour le truc", "euh c'est pour le truc là"]}}
+    }

@@ -69,8 +69,9 @@ class Period:
 
     def previous(self) -> Period:
         """The period of equal length just before this one (for trends)."""
-        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1),
-                      self.services, self.topics)
+        return Period(
+            self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.services, self.topics
+        )
 
 
 def call_filters(period: Period, *, start: datetime | None = None) -> list:
@@ -136,6 +137,97 @@ def callbacks_requested(s: Session, period: Period) -> int:
     return int(s.scalar(q) or 0)
 
 
+@dataclass
+class Breakdown:
+    """Call counts per (outcome, transfer reason, hung up in queue, satisfaction): a few dozen rows."""
+
+    rows: list[tuple[str, str | None, bool, int | None, int]]
+
+    def _sum(self, pred) -> int:  # noqa: ANN001
+        return sum(n for r in self.rows if pred(r) for n in (r[4],))
+
+    def totals(self, callbacks: int) -> Totals:
+        by = self.outcomes_dict()
+        return Totals(
+            calls=self._sum(lambda r: True),
+            resolved_by_bot=by.get(Outcome.RESOLVED, 0),
+            transferred=by.get(Outcome.TRANSFERRED, 0),
+            callbacks_outcome=by.get(Outcome.CALLBACK, 0),
+            ended_no_agent=by.get(Outcome.ENDED_NO_AGENT, 0),
+            abandoned_before_answer=by.get(Outcome.ABANDONED, 0),
+            abandoned_in_queue=self._sum(lambda r: r[2]),
+            in_progress=by.get(Outcome.IN_PROGRESS, 0),
+            callbacks=callbacks,
+        )
+
+    def outcomes_dict(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o, _, _, _, n in self.rows:
+            out[o] = out.get(o, 0) + n
+        return out
+
+    def outcomes(self) -> list[tuple[str, int]]:
+        return sorted(self.outcomes_dict().items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def transfers(self) -> list[tuple[str, int]]:
+        out: dict[str, int] = {}
+        for _, reason, _, _, n in self.rows:
+            if reason is not None:
+                out[reason] = out.get(reason, 0) + n
+        return sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def satisfaction(self) -> dict[int, int]:
+        counts = {k: 0 for k in range(1, 6)}
+        for _, _, _, score, n in self.rows:
+            if score is not None and 1 <= score <= 5:
+                counts[score] += n
+        return counts
+
+
+def breakdown(s: Session, period: Period) -> Breakdown:
+    hung_up = case((Call.queue_result == "hangup", 1), else_=0).label("hung_up")
+    q = (
+        select(Call.outcome, Call.transfer_reason, hung_up, Call.satisfaction, func.count())
+        .where(*call_filters(period))
+        .group_by(Call.outcome, Call.transfer_reason, hung_up, Call.satisfaction)
+    )
+    return Breakdown(
+        [(o, r, bool(h), None if sat is None else int(sat), int(n)) for o, r, h, sat, n in s.execute(q)]
+    )
+
+
+def ranked_topics_and_intents(
+    s: Session, period: Period, topic_limit: int = 20, intent_limit: int = 30
+) -> tuple[list[Ranked], list[Ranked]]:
+    """Topics and intents with their count in this period and the previous one, in one scan."""
+    prev_lo, _ = period.previous().bounds()
+    lo, _ = period.bounds()
+    current = func.sum(case((Call.started_at >= lo, 1), else_=0))
+    previous = func.sum(case((Call.started_at < lo, 1), else_=0))
+    rows = s.execute(
+        select(Call.topic, Call.intent, current, previous)
+        .where(*call_filters(period, start=prev_lo), Call.topic.is_not(None) | Call.intent.is_not(None))
+        .group_by(Call.topic, Call.intent)
+    ).all()
+    topics: dict[str, list[int]] = {}
+    intents: dict[str, list] = {}
+    for topic, intent, cur, prev in rows:
+        cur, prev = int(cur or 0), int(prev or 0)
+        if topic is not None:
+            t = topics.setdefault(topic, [0, 0])
+            t[0] += cur
+            t[1] += prev
+        if intent is not None:
+            i = intents.setdefault(intent, [topic, 0, 0])
+            i[1] += cur
+            i[2] += prev
+    ranked_t = sorted((Ranked(k, k, c, p) for k, (c, p) in topics.items()), key=lambda r: (-r.count, r.key))
+    ranked_i = sorted(
+        (Ranked(k, t, c, p) for k, (t, c, p) in intents.items()), key=lambda r: (-r.count, r.key)
+    )
+    return ranked_t[:topic_limit], ranked_i[:intent_limit]
+
+
 def transfers_by_reason(s: Session, period: Period) -> list[tuple[str, int]]:
     rows = s.execute(
         select(Call.transfer_reason, func.count())
@@ -148,7 +240,9 @@ def transfers_by_reason(s: Session, period: Period) -> list[tuple[str, int]]:
 
 def outcomes(s: Session, period: Period) -> list[tuple[str, int]]:
     rows = s.execute(
-        select(Call.outcome, func.count()).where(*call_filters(period)).group_by(Call.outcome)
+        select(Call.outcome, func.count())
+        .where(*call_filters(period))
+        .group_by(Call.outcome)
         .order_by(func.count().desc())
     ).all()
     return [(o, int(n)) for o, n in rows]
@@ -185,8 +279,9 @@ class TimeSeries:
 
     @property
     def busiest_hour(self) -> tuple[int, int, int] | None:
-        best = max(((n, d, h) for d, row in enumerate(self.heatmap) for h, n in enumerate(row)),
-                   default=(0, 0, 0))
+        best = max(
+            ((n, d, h) for d, row in enumerate(self.heatmap) for h, n in enumerate(row)), default=(0, 0, 0)
+        )
         return (best[1], best[2], best[0]) if best[0] else None
 
 
@@ -195,12 +290,13 @@ def time_series(s: Session, period: Period) -> TimeSeries:
     (at most 24 per day) buckets in Paris time, which is exact across daylight-saving changes."""
     bucket = _hour_bucket(s).label("bucket")
     rows = s.execute(
-        select(bucket, func.count(), _is(Outcome.RESOLVED), _is(Outcome.TRANSFERRED),
-               _is(Outcome.ABANDONED))
-        .where(*call_filters(period)).group_by(bucket)
+        select(bucket, func.count(), _is(Outcome.RESOLVED), _is(Outcome.TRANSFERRED), _is(Outcome.ABANDONED))
+        .where(*call_filters(period))
+        .group_by(bucket)
     ).all()
-    days = {period.start + timedelta(days=i): DayRow(period.start + timedelta(days=i))
-            for i in range(period.days)}
+    days = {
+        period.start + timedelta(days=i): DayRow(period.start + timedelta(days=i)) for i in range(period.days)
+    }
     heat = [[0] * 24 for _ in range(7)]
     for b, n, res, tr, ab in rows:
         local = _bucket_start(b).astimezone(PARIS)
@@ -226,7 +322,9 @@ def peak_simultaneous(s: Session, period: Period) -> tuple[int, datetime | None]
         events.c.t,
         func.sum(events.c.d).over(order_by=(events.c.t, events.c.d), rows=(None, 0)).label("n"),
     ).subquery()
-    row = s.execute(select(running.c.n, running.c.t).order_by(running.c.n.desc(), running.c.t).limit(1)).first()
+    row = s.execute(
+        select(running.c.n, running.c.t).order_by(running.c.n.desc(), running.c.t).limit(1)
+    ).first()
     if not row or not row[0]:
         return 0, None
     at = row[1]
@@ -264,8 +362,11 @@ def _ranked(s: Session, period: Period, column, limit: int, with_topic: bool) ->
     if with_topic:
         cols.insert(1, func.max(Call.topic))
     rows = s.execute(
-        select(*cols).where(*call_filters(period, start=prev_lo), column.is_not(None))
-        .group_by(*group).order_by(current.desc(), column).limit(limit)
+        select(*cols)
+        .where(*call_filters(period, start=prev_lo), column.is_not(None))
+        .group_by(*group)
+        .order_by(current.desc(), column)
+        .limit(limit)
     ).all()
     out = []
     for r in rows:
@@ -297,7 +398,8 @@ class Distribution:
 
 def _seconds_between(s: Session, a, b):  # noqa: ANN001, ANN202
     if s.bind.dialect.name == "postgresql":
-        return func.extract("epoch", b - a)
+        # date_part gives a double; extract() gives numeric since PostgreSQL 14, several times slower.
+        return func.date_part("epoch", b - a)
     # Rounded to the millisecond: julianday() arithmetic turns 60 s into 59.99999...
     return func.round((func.julianday(b) - func.julianday(a)) * 86400.0, 3)
 
@@ -331,14 +433,16 @@ def _histogram_distribution(s: Session, value, width: float, where: list, join=N
 
 
 def call_durations(s: Session, period: Period) -> Distribution:
-    return _histogram_distribution(s, _seconds_between(s, Call.started_at, Call.ended_at), DURATION_BUCKET_S,
-                                   call_filters(period))
+    return _histogram_distribution(
+        s, _seconds_between(s, Call.started_at, Call.ended_at), DURATION_BUCKET_S, call_filters(period)
+    )
 
 
 def queue_waits(s: Session, period: Period) -> Distribution:
     """Time in the human queue before an agent picked up (calls that were picked up)."""
-    return _histogram_distribution(s, _seconds_between(s, Call.queued_at, Call.picked_up_at),
-                                   DURATION_BUCKET_S, call_filters(period))
+    return _histogram_distribution(
+        s, _seconds_between(s, Call.queued_at, Call.picked_up_at), DURATION_BUCKET_S, call_filters(period)
+    )
 
 
 def _turn_filters(period: Period) -> tuple[list, bool]:
@@ -361,7 +465,8 @@ def response_latency(s: Session, period: Period) -> Distribution:
 
 def satisfaction(s: Session, period: Period) -> dict[int, int]:
     rows = s.execute(
-        select(Call.satisfaction, func.count()).where(*call_filters(period), Call.satisfaction.between(1, 5))
+        select(Call.satisfaction, func.count())
+        .where(*call_filters(period), Call.satisfaction.between(1, 5))
         .group_by(Call.satisfaction)
     ).all()
     counts = {k: 0 for k in range(1, 6)}
@@ -383,18 +488,29 @@ class UtteranceGroup:
     intent: str | None = None  # the intent the recogniser leaned to, if any
 
 
-def unrecognised(s: Session, period: Period, *, threshold: float = 75.0,
-                 limit: int = UNRECOGNISED_LIMIT) -> list[UtteranceGroup]:
+def unrecognised(
+    s: Session, period: Period, *, threshold: float = 75.0, limit: int = UNRECOGNISED_LIMIT
+) -> list[UtteranceGroup]:
     """Caller turns answered by fallback/confirm/clarify, grouped by text in SQL, then grouped by
     similarity (rapidfuzz token-sort ratio >= threshold) so wordings of one need end up together."""
     from rapidfuzz import fuzz
 
     where, needs_call = _turn_filters(period)
     text = func.lower(func.trim(Turn.text)).label("t")
-    q = (select(text, func.count(), func.max(Turn.fallback_reason), func.max(Turn.action),
-                func.avg(Turn.confidence), func.max(Turn.intent))
-         .where(*where, Turn.action.in_(UNSURE_ACTIONS), func.length(func.trim(Turn.text)) > 0)
-         .group_by(text).order_by(func.count().desc(), text).limit(limit))
+    q = (
+        select(
+            text,
+            func.count(),
+            func.max(Turn.fallback_reason),
+            func.max(Turn.action),
+            func.avg(Turn.confidence),
+            func.max(Turn.intent),
+        )
+        .where(*where, Turn.action.in_(UNSURE_ACTIONS), func.length(func.trim(Turn.text)) > 0)
+        .group_by(text)
+        .order_by(func.count().desc(), text)
+        .limit(limit)
+    )
     if needs_call:
         q = q.select_from(Turn.__table__.join(Call.__table__, Call.id == Turn.call_id))
     groups: list[UtteranceGroup] = []
@@ -433,8 +549,10 @@ def yaml_snippet(groups: list[UtteranceGroup], intent: str | None = None) -> str
         name = intent or g.intent or "a_choisir"
         by_intent.setdefault(name, []).extend(v for v, _ in g.variants)
     doc = {"intents": {name: {"examples": list(dict.fromkeys(ex))} for name, ex in by_intent.items()}}
-    header = ("# Phrases non reconnues relevées par le tableau de bord (callbot).\n"
-              "# Vérifiez l'intention de chaque exemple avant de les ajouter dans flows/.\n")
+    header = (
+        "# Phrases non reconnues relevées par le tableau de bord (callbot).\n"
+        "# Vérifiez l'intention de chaque exemple avant de les ajouter dans flows/.\n"
+    )
     return header + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
 
 
@@ -468,26 +586,34 @@ class Figures:
 
 
 def compute(s: Session, period: Period) -> Figures:
+    """Every figure, in as few scans as possible: one grouped query yields the totals, outcomes,
+    transfer reasons and satisfaction; one yields topics and intents with their trend."""
+    b = breakdown(s, period)
+    topics, intents = ranked_topics_and_intents(s, period)
     return Figures(
         period=period,
-        totals=totals(s, period),
-        outcomes=outcomes(s, period),
-        transfers=transfers_by_reason(s, period),
+        totals=b.totals(callbacks_requested(s, period)),
+        outcomes=b.outcomes(),
+        transfers=b.transfers(),
         series=time_series(s, period),
         peak=peak_simultaneous(s, period),
-        topics=top_topics(s, period),
-        intents=top_intents(s, period),
+        topics=topics,
+        intents=intents,
         unrecognised=unrecognised(s, period),
         durations=call_durations(s, period),
         queue_waits=queue_waits(s, period),
         latency=response_latency(s, period),
-        satisfaction=satisfaction(s, period),
+        satisfaction=b.satisfaction(),
     )
 
 
 def services(s: Session) -> list[str]:
-    return [v for v in s.scalars(select(Call.service).where(Call.service.is_not(None)).distinct()
-                                 .order_by(Call.service))]
+    return [
+        v
+        for v in s.scalars(
+            select(Call.service).where(Call.service.is_not(None)).distinct().order_by(Call.service)
+        )
+    ]
 
 
 def first_call_day(s: Session) -> date | None:
@@ -531,15 +657,36 @@ def as_json(f: Figures) -> dict:
         "peak_at": peak_at.isoformat() if peak_at else None,
         "calls_per_day": {r.day.isoformat(): r.calls for r in f.series.days},
         "heatmap": {WEEKDAYS[d]: row for d, row in enumerate(f.series.heatmap)},
-        "top_topics": [{"topic": r.key, "calls": r.count, "previous": r.previous, "trend": _r(r.trend, 4)}
-                       for r in f.topics],
-        "top_intents": [{"intent": r.key, "topic": r.topic, "calls": r.count, "previous": r.previous,
-                         "trend": _r(r.trend, 4)} for r in f.intents],
-        "unrecognised": [{"text": g.text, "count": g.count, "variants": dict(g.variants),
-                          "reasons": g.reasons, "actions": g.actions} for g in f.unrecognised],
+        "top_topics": [
+            {"topic": r.key, "calls": r.count, "previous": r.previous, "trend": _r(r.trend, 4)}
+            for r in f.topics
+        ],
+        "top_intents": [
+            {
+                "intent": r.key,
+                "topic": r.topic,
+                "calls": r.count,
+                "previous": r.previous,
+                "trend": _r(r.trend, 4),
+            }
+            for r in f.intents
+        ],
+        "unrecognised": [
+            {
+                "text": g.text,
+                "count": g.count,
+                "variants": dict(g.variants),
+                "reasons": g.reasons,
+                "actions": g.actions,
+            }
+            for g in f.unrecognised
+        ],
         "call_duration_s": dist(f.durations),
         "queue_wait_s": dist(f.queue_waits),
         "response_ms": dist(f.latency),
-        "satisfaction": {"count": f.satisfaction_count, "mean": _r(f.satisfaction_mean, 2),
-                         "by_score": {str(k): v for k, v in f.satisfaction.items()}},
+        "satisfaction": {
+            "count": f.satisfaction_count,
+            "mean": _r(f.satisfaction_mean, 2),
+            "by_score": {str(k): v for k, v in f.satisfaction.items()},
+        },
     }

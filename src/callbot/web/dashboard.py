@@ -116,8 +116,11 @@ def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
         "chart_days": charts.calls_per_day(figures.series.days),
         "chart_heatmap": charts.heatmap(figures.series.heatmap),
         "chart_reasons": charts.hbars(reasons, "Transferts par motif"),
-        "chart_satisfaction": charts.hbars([(f"{k} / 5", n) for k, n in sorted(figures.satisfaction.items())],
-                                           "Satisfaction en fin d'appel", colour=charts.RESOLVED),
+        "chart_satisfaction": charts.hbars(
+            [(f"{k} / 5", n) for k, n in sorted(figures.satisfaction.items())],
+            "Satisfaction en fin d'appel",
+            colour=charts.RESOLVED,
+        ),
         "presets": _presets(_today(request), q.period),
     }
     return templates.TemplateResponse(request, "dashboard.html", ctx, status_code=400 if q.error else 200)
@@ -135,13 +138,19 @@ def _presets(today: date, period: st.Period) -> list[tuple[str, str]]:
 def export_csv(name: str, request: Request, user=manager_only) -> Response:  # noqa: ANN001
     table = TABLES.get(name)
     if table is None:
-        return Response(f"Table inconnue : {name}. Tables : {', '.join(TABLES)}.\n", status_code=404,
-                        media_type="text/plain; charset=utf-8")
+        return Response(
+            f"Table inconnue : {name}. Tables : {', '.join(TABLES)}.\n",
+            status_code=404,
+            media_type="text/plain; charset=utf-8",
+        )
     q = parse_query(request)
     body = "\ufeff" + table.csv(_figures(request, q.period))  # BOM: Excel opens UTF-8 French correctly
     filename = f"callbot-{name}-{q.period.start}-{q.period.end}.csv"
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/dashboard/export/incompris.yaml")
@@ -156,11 +165,31 @@ def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN00
         groups = [g for i, g in enumerate(groups, 1) if i in picked]
     intent = (request.query_params.get("intention") or "").strip() or None
     body = st.yaml_snippet(groups, intent)
-    return Response(body, media_type="application/yaml; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="callbot-exemples.yaml"'})
+    return Response(
+        body,
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="callbot-exemples.yaml"'},
+    )
 
 
-TOPIC_IDS = ("horaires_contact", "identite", "etat_civil", "mariage_pacs", "deces_funeraire", "elections",
-             "recensement_citoyen", "urbanisme", "ecole_enfance", "dechets_proprete", "voirie_signalement",
-             "social_solidarite", "animaux", "vie_associative_salles", "police_tranquillite",
-             "fiscalite_locale", "hors_mairie", "parler_agent", "urgence")
+TOPIC_IDS = (
+    "horaires_contact",
+    "identite",
+    "etat_civil",
+    "mariage_pacs",
+    "deces_funeraire",
+    "elections",
+    "recensement_citoyen",
+    "urbanisme",
+    "ecole_enfance",
+    "dechets_proprete",
+    "voirie_signalement",
+    "social_solidarite",
+    "animaux",
+    "vie_associative_salles",
+    "police_tranquillite",
+    "fiscalite_locale",
+    "hors_mairie",
+    "parler_agent",
+    "urgence",
+)

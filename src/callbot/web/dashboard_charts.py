@@ -30,32 +30,49 @@ def calls_per_day(days: list[DayRow], width: int = 960, height: int = 240) -> Ma
     body = []
     for frac in (0, 0.5, 1):
         y = top + plot_h * (1 - frac)
-        body.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
-                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
-                    f"{round(peak * frac)}</text>")
+        body.append(
+            f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{round(peak * frac)}</text>"
+        )
     label_every = max(1, len(days) // 12)
     for i, d in enumerate(days):
         x = left + i * bar
         y = top + plot_h
         other = d.calls - d.resolved - d.transferred - d.abandoned
-        for value, colour in ((d.resolved, RESOLVED), (d.transferred, TRANSFERRED), (d.abandoned, ABANDONED),
-                              (other, OTHER)):
+        for value, colour in (
+            (d.resolved, RESOLVED),
+            (d.transferred, TRANSFERRED),
+            (d.abandoned, ABANDONED),
+            (other, OTHER),
+        ):
             if value <= 0:
                 continue
             h = plot_h * value / peak
             y -= h
-            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(bar - 1, 0.5):.1f}" height="{h:.1f}" '
-                        f'fill="{colour}"/>')
-        body.append(f"<g><title>{d.day:%d/%m/%Y} : {d.calls} appels, {d.resolved} résolus par le bot, "
-                    f"{d.transferred} transférés, {d.abandoned} abandonnés</title>"
-                    f'<rect x="{x:.1f}" y="{top}" width="{bar:.1f}" height="{plot_h}" fill="transparent"/></g>')
+            body.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(bar - 1, 0.5):.1f}" height="{h:.1f}" '
+                f'fill="{colour}"/>'
+            )
+        body.append(
+            f"<g><title>{d.day:%d/%m/%Y} : {d.calls} appels, {d.resolved} résolus par le bot, "
+            f"{d.transferred} transférés, {d.abandoned} abandonnés</title>"
+            f'<rect x="{x:.1f}" y="{top}" width="{bar:.1f}" height="{plot_h}" fill="transparent"/></g>'
+        )
         if i % label_every == 0:
-            body.append(f'<text x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="11">'
-                        f"{d.day:%d/%m}</text>")
+            body.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="11">'
+                f"{d.day:%d/%m}</text>"
+            )
     total = sum(d.calls for d in days)
-    return _svg(width, height, "Appels par jour",
-                f"{total} appels sur {len(days)} jours, au plus {peak if total else 0} en un jour. "
-                "Bleu : résolus par le bot ; orange : transférés ; gris : abandonnés ; vert : autres.", body)
+    return _svg(
+        width,
+        height,
+        "Appels par jour",
+        f"{total} appels sur {len(days)} jours, au plus {peak if total else 0} en un jour. "
+        "Bleu : résolus par le bot ; orange : transférés ; gris : abandonnés ; vert : autres.",
+        body,
+    )
 
 
 def heatmap(grid: list[list[int]], width: int = 960, height: int = 230) -> Markup:
@@ -63,22 +80,34 @@ def heatmap(grid: list[list[int]], width: int = 960, height: int = 230) -> Marku
     left, top = 80, 22
     cell_w, cell_h = (width - left - 8) / 24, (height - top - 4) / 7
     peak = max((n for row in grid for n in row), default=0) or 1
-    body = [f'<text x="{left + h * cell_w + cell_w / 2:.1f}" y="14" text-anchor="middle" font-size="11">{h}h</text>'
-            for h in range(0, 24, 2)]
+    body = [
+        f'<text x="{left + h * cell_w + cell_w / 2:.1f}" y="14" text-anchor="middle" '
+        f'font-size="11">{h}h</text>'
+        for h in range(0, 24, 2)
+    ]
     for d, row in enumerate(grid):
         y = top + d * cell_h
-        body.append(f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="end" font-size="12">'
-                    f"{WEEKDAYS[d]}</text>")
+        body.append(
+            f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="end" font-size="12">'
+            f"{WEEKDAYS[d]}</text>"
+        )
         for h, n in enumerate(row):
             # Light-to-dark blue; an empty hour stays near-white.
             level = n / peak
             light = round(97 - 62 * level)
-            body.append(f'<rect x="{left + h * cell_w:.1f}" y="{y:.1f}" width="{cell_w - 1:.1f}" '
-                        f'height="{cell_h - 1:.1f}" fill="hsl(210, 80%, {light}%)">'
-                        f"<title>{WEEKDAYS[d]} {h}h–{h + 1}h : {n} appels</title></rect>")
-    return _svg(width, height, "Appels par heure de la semaine",
-                f"Carte de chaleur heure de Paris ; maximum {peak if any(map(any, grid)) else 0} appels "
-                "sur un créneau d'une heure.", body)
+            body.append(
+                f'<rect x="{left + h * cell_w:.1f}" y="{y:.1f}" width="{cell_w - 1:.1f}" '
+                f'height="{cell_h - 1:.1f}" fill="hsl(210, 80%, {light}%)">'
+                f"<title>{WEEKDAYS[d]} {h}h–{h + 1}h : {n} appels</title></rect>"
+            )
+    return _svg(
+        width,
+        height,
+        "Appels par heure de la semaine",
+        f"Carte de chaleur heure de Paris ; maximum {peak if any(map(any, grid)) else 0} appels "
+        "sur un créneau d'une heure.",
+        body,
+    )
 
 
 def hbars(items: list[tuple[str, int]], title: str, colour: str = TRANSFERRED, width: int = 460) -> Markup:
@@ -90,9 +119,11 @@ def hbars(items: list[tuple[str, int]], title: str, colour: str = TRANSFERRED, w
     for i, (label, n) in enumerate(items):
         y = 4 + i * row_h
         w = (width - left - 60) * n / peak
-        body.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12">{escape(label)}</text>'
-                    f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}"/>'
-                    f'<text x="{left + w + 6:.1f}" y="{y + 16}" font-size="12">{n}</text>')
+        body.append(
+            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12">{escape(label)}</text>'
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}"/>'
+            f'<text x="{left + w + 6:.1f}" y="{y + 16}" font-size="12">{n}</text>'
+        )
     if not items:
         body.append('<text x="8" y="20" font-size="12">Aucune donnée sur la période.</text>')
     desc = " ; ".join(f"{label} : {n}" for label, n in items) or "aucune donnée"

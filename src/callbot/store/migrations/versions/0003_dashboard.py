@@ -3,6 +3,7 @@
 Revision ID: 0003_dashboard
 Revises: 0002_console
 """
+
 from alembic import op
 
 revision = "0003_dashboard"
