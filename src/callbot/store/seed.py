@@ -169,9 +169,12 @@ TOPICS: dict[str, tuple[float, str, list[tuple[str, list[str]]]]] = {
 # What a small phone recogniser mishears: the manager's list of unrecognised utterances.
 MUMBLES = [
     "euh c'est pour le truc de la",
+    "c'est pour le truc de la",  # near-duplicates: the dashboard groups them by similarity
     "allô oui bonjour c'est pour savoir",
     "c'est pour le papier là",
+    "c'est pour un papier là",
     "je sais pas trop",
+    "euh je sais pas trop",
     "le machin pour la maison",
     "c'est pour mon dossier",
     "euh oui c'est pour le dossier de mon père",
