@@ -33,7 +33,7 @@ class Thresholds:
     """Decision thresholds on the calibrated confidence (0..1). Flows may override any of them."""
 
     answer: float = 0.55  # at or above: answer directly
-    confirm: float = 0.35  # between confirm and answer: "vous voulez …, c'est bien ça ?"
+    confirm: float = 0.25  # between confirm and answer: "vous voulez …, c'est bien ça ?"
     clarify_margin: float = 0.05  # raw similarities of the top two closer than this, both ≥ confirm: ask
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
     in_domain_min: float = 0.45  # IDF-weighted share of words the examples know; below: out of domain
@@ -127,6 +127,7 @@ class Nlu:
         # Each candidate's confidence is judged against the next one down, so the runner-up of a
         # near tie also reads as plausible (that is what clarify needs).
         confs = [self.calibration.confidence(ranked[k], ranked[k + 1]) for k in range(min(3, len(order)))]
+        confs = [min(confs[: k + 1]) for k in range(len(confs))]  # never above a better-ranked one
         alternatives = [{"intent": self.ids[i], "topic": self.topics[self.ids[i]],
                          "confidence": round(c, 4)} for i, c in zip(order[:3], confs, strict=False)]
         intent = self.ids[order[0]]

@@ -74,8 +74,43 @@ class Vocabulary:
         self._choices = sorted(w for w in words if len(w) >= 4)
         self._cache: dict[str, str | None] = {}
 
+    def knows(self, word: str) -> bool:
+        return word in self.words or stem(word) in self.stems
+
+    def repair(self, tokens: list[str]) -> list[tuple[str, bool]]:
+        """Undo a recogniser's splits ("iden tite") and merges ("badgepour"), then snap each word.
+
+        Returns (word, known) pairs; unknown words keep their heard spelling."""
+        out: list[tuple[str, bool]] = []
+        i = 0
+        while i < len(tokens):
+            w = tokens[i]
+            if w in STOPWORDS or self.knows(w):
+                out.append((w, True))
+                i += 1
+                continue
+            if i + 1 < len(tokens) and (joined := self.snap(w + tokens[i + 1])) is not None:
+                out.append((joined, True))
+                i += 2
+                continue
+            if (parts := self._split(w)) is not None:
+                out += [(p, True) for p in parts]
+                i += 1
+                continue
+            snapped = self.snap(w)
+            out.append((snapped, True) if snapped is not None else (w, False))
+            i += 1
+        return out
+
+    def _split(self, word: str) -> tuple[str, str] | None:
+        for cut in range(2, len(word) - 1):
+            left, right = word[:cut], word[cut:]
+            if (left in self.words or left in STOPWORDS) and (right in self.words or right in STOPWORDS):
+                return left, right
+        return None
+
     def snap(self, word: str) -> str | None:
-        if word in self.words or stem(word) in self.stems:
+        if self.knows(word):
             return word
         if word not in self._cache:
             self._cache[word] = self._closest(word)
@@ -102,15 +137,10 @@ def _char_grams(word: str) -> list[str]:
 
 def featurize(normalized: str, vocab: Vocabulary | None) -> Features:
     words, unknown = [], []
-    heard = normalized.split()
-    if vocab:
-        # Snap first ("commant" → "comment"), then drop what turns out to be a function word.
-        snapped_all = [vocab.snap(w) if w not in STOPWORDS else w for w in heard]
-        heard = [s if s is not None else w for s, w in zip(snapped_all, heard, strict=True)]
-        missing = {w for s, w in zip(snapped_all, normalized.split(), strict=True) if s is None}
-    else:
-        missing = set()
-    for w in content_words(" ".join(heard)):
+    # Repair and snap first ("commant" → "comment"), then drop what turns out to be a function word.
+    pairs = vocab.repair(normalized.split()) if vocab else [(w, True) for w in normalized.split()]
+    missing = {w for w, known in pairs if not known}
+    for w in content_words(" ".join(w for w, _ in pairs)):
         (unknown if w in missing else words).append(w)
     stems = [stem(w) for w in words]
     word = Counter(stems)
@@ -175,7 +205,7 @@ class Matcher:
     """Scores every intent for a normalised utterance; higher is closer, 0..1."""
 
     def __init__(self, examples: list[tuple[str, int]], n_intents: int, snap_min: float = 80.0,
-                 char_weight: float = 0.4, centroid_weight: float = 0.5, unknown_weight: float = 1.0,
+                 char_weight: float = 0.4, centroid_weight: float = 0.7, unknown_weight: float = 0.5,
                  descriptions: list[str] | None = None) -> None:
         """`descriptions`: per intent, the text the flows say about it (label, answer…). It widens
         the intent's vocabulary (its centroid) without counting as an example phrasing."""

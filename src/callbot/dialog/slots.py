@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
-from callbot.dialog.normalize import fold, normalize
+from callbot.dialog.normalize import normalize
 
 WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
@@ -84,7 +84,7 @@ def extract_time(text: str) -> str | None:
 
 def extract_digits(text: str) -> str | None:
     """All digits said, in order (« zéro six douze … » normalises to "06 12 …" → "0612…")."""
-    found = "".join(_DIGITS.findall(normalize(text) if not text.isascii() else text))
+    found = "".join(_DIGITS.findall(normalize(text)))
     return found or None
 
 
@@ -95,6 +95,8 @@ class SlotMatcher:
         self.fuzzy_min = fuzzy_min
         # type → list of (normalised synonym, value), longest synonyms first so they win.
         self.synonyms: dict[str, list[tuple[str, str]]] = {}
+        self._long: dict[str, list[str]] = {}
+        self._long_values: dict[str, list[str]] = {}
         for stype, values in slot_types.items():
             pairs = []
             for value, syns in values.items():
@@ -104,6 +106,8 @@ class SlotMatcher:
                         pairs.append((n, value))
             pairs.sort(key=lambda p: -len(p[0]))
             self.synonyms[stype] = pairs
+            self._long[stype] = [syn for syn, _ in pairs if len(syn) >= 6]
+            self._long_values[stype] = [value for syn, value in pairs if len(syn) >= 6]
 
     def extract(self, text: str) -> dict[str, str]:
         padded = f" {text} "
@@ -116,17 +120,8 @@ class SlotMatcher:
             else:
                 # A misheard synonym: fuzzy partial match, only on longer synonyms (short ones
                 # would match anything).
-                best = None
-                for syn, value in pairs:
-                    if len(syn) < 6:
-                        continue
-                    score = fuzz.partial_ratio(syn, text)
-                    if score >= self.fuzzy_min and (best is None or score > best[0]):
-                        best = (score, value)
+                best = process.extractOne(text, self._long[stype], scorer=fuzz.partial_ratio,
+                                          score_cutoff=self.fuzzy_min)
                 if best:
-                    out[stype] = best[1]
+                    out[stype] = self._long_values[stype][best[2]]
         return out
-
-
-def fold_value(value: str) -> str:
-    return fold(value).replace(" ", "_")
