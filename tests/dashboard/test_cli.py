@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import func, select
 from tests.dashboard.conftest import FROM, TO
 
@@ -65,3 +66,22 @@ def test_seed_writes_synthetic_history(tmp_path) -> None:  # noqa: ANN001
     # Monday mornings are the busiest hours of the week.
     monday = stats["heatmap"]["lundi"]
     assert max(monday[8:12]) > max(stats["heatmap"]["samedi"] + stats["heatmap"]["dimanche"])
+
+
+@pytest.mark.postgres
+def test_seed_and_stats_on_postgresql(pg_url: str) -> None:
+    r = callbot(pg_url, "seed", "--calls", "300", "--days", "7")
+    assert r.returncode == 0, r.stderr
+    again = callbot(pg_url, "seed", "--calls", "100", "--days", "7", "--seed", "2")  # appends, new ids
+    assert again.returncode == 0, again.stderr
+    db = Database(pg_url)
+    try:
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Call).where(Call.synthetic.is_(True))) == 400
+            turns = s.scalar(select(func.count()).select_from(Turn))
+            callbacks = s.scalar(select(func.count()).select_from(Callback))
+        stats = json.loads(callbot(pg_url, "stats", "--json").stdout)
+        assert stats["calls"] == 400 and turns > 400
+        assert stats["callbacks"] == callbacks > 0
+    finally:
+        db.engine.dispose()
