@@ -45,9 +45,9 @@ def scripted_engine(demo_flows, demo_nlu, script) -> DialogEngine:
 def test_greeting_discloses_an_automatic_assistant_that_cannot_be_cut(engine_at):
     reply = engine_at(OPEN).new_conversation().start()
     assert reply.action == "greet"
-    first, last = reply.prompts[0], reply.prompts[-1]
-    assert "Saint-Démo-sur-Loire" in first.text and "assistant vocal automatique" in first.text
-    assert first.interruptible is False
+    hello, disclosure, last = reply.prompts
+    assert "Saint-Démo-sur-Loire" in hello.text and "assistant vocal automatique" in disclosure.text
+    assert hello.interruptible is False and disclosure.interruptible is False
     assert last.text == "Quelle est votre question ?"
     assert reply.end is None and reply.expect == "speech"
 
@@ -261,3 +261,14 @@ def test_fixed_prompts_hold_static_texts_only(engine_at, when):
                for p in prompts)
     assert not any("aujourd'hui jusqu'à" in p or "{" in p for p in prompts)
     assert len(prompts) == len(set(prompts))
+
+
+def test_every_prompt_of_a_scripted_call_is_pre_synthesised_except_live_answers(engine_at):
+    """Replies are made of fixed texts, so the TTS cache covers them (only live data is synthesised)."""
+    engine = engine_at(CLOSED)
+    fixed = set(engine.fixed_prompts())
+    conv = engine.new_conversation()
+    replies = [conv.start(), conv.hear("je voudrais le numéro d'un service"), conv.hear("zorglub blablabla"),
+               conv.hear("merci"), conv.silence(), conv.silence()]
+    spoken = [p.text for r in replies for p in r.prompts]
+    assert spoken and all(t in fixed for t in spoken), [t for t in spoken if t not in fixed]

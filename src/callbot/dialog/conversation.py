@@ -83,9 +83,10 @@ class Conversation:
         p = self.flows.prompts
         now = self.engine.now()
         self.state = "main"
-        opening = self.engine.greeting_text(now) + " " + self._text(p.disclosure)
         # The AI disclosure is heard in full: barge-in cannot cut it.
-        prompts = [Prompt(opening, interruptible=False), self._prompt(p.listening, "greeting")]
+        prompts = [Prompt(self.engine.greeting_text(now), interruptible=False),
+                   Prompt(self._text(p.disclosure), interruptible=False),
+                   self._prompt(p.listening, "greeting")]
         return self._reply(prompts, "greet", node="greeting")
 
     def hear(self, text: str) -> Reply:
@@ -185,7 +186,7 @@ class Conversation:
             return self._goodbye(u)
         if u.intent == "merci":
             follow = p.anything_else if self.answered else p.listening
-            return self._reply([self._prompt(p.thanks + " " + follow)], "control", u)
+            return self._reply(self._prompts(p.thanks, follow), "control", u)
         intent = self.flows.intent(u.intent)
         if intent is None or intent.topic is None:
             if u.action == "out_of_scope":
@@ -270,8 +271,8 @@ class Conversation:
             self.pending = None
             u.fallback_reason = u.fallback_reason or f"slot {slot.name} non compris"
             return self._escalate(u, TransferReason.MISUNDERSTANDING)
-        text = self.flows.prompts.slot_not_understood.replace("{label}", slot.question)
-        return self._reply([self._prompt(text, "slot")], "slot", u, node="slot")
+        prompts = self._prompts(self.flows.prompts.slot_not_understood, slot.question, node="slot")
+        return self._reply(prompts, "slot", u, node="slot")
 
     def _in_follow_up(self, u: Understanding) -> Reply | None:
         pending, self.pending = self.pending, None
@@ -286,11 +287,11 @@ class Conversation:
             if fu.transfer_if_yes:
                 return self._transfer(u, TransferReason.TOPIC, pending.intent, lead)
             self.state = "main"
-            return self._reply([self._prompt(" ".join([*lead, p.anything_else]))], "answer", u)
+            return self._reply(self._prompts(*lead, p.anything_else), "answer", u)
         if u.intent == "non":
             self.state = "main"
             lead = [self._text(fu.if_no, pending.intent, pending.slots)] if fu.if_no else []
-            return self._reply([self._prompt(" ".join([*lead, p.anything_else]))], "control", u)
+            return self._reply(self._prompts(*lead, p.anything_else), "control", u)
         return None
 
     def _in_callback_offer(self, u: Understanding) -> Reply | None:
@@ -403,8 +404,9 @@ class Conversation:
         node = self.state if self.state in ("slot",) else "main"
         if self.state == "slot" and self.pending and self.pending.slot_name:
             slot = next(s for s in self.pending.intent.slots if s.name == self.pending.slot_name)
-            text = p.slot_not_understood.replace("{label}", slot.question)
-        return self._reply([self._prompt(" ".join([*(lead or []), text]), node)], "fallback", u, node=node)
+            prompts = self._prompts(p.slot_not_understood, slot.question, node="slot")
+            return self._reply(prompts, "fallback", u, node="slot")
+        return self._reply(self._prompts(*(lead or []), text, node=node), "fallback", u, node=node)
 
     def _escalate(self, u: Understanding, reason: str, lead: list[str] | None = None) -> Reply:
         return self._transfer(u, reason, None, lead or [])
@@ -430,9 +432,8 @@ class Conversation:
         self.callback_topic = (intent.topic if intent else None) or self._topic
         self.state = "callback_offer"
         self.misses = 0
-        text = " ".join([*lead, p.nobody_on_duty, p.callback_offer])
-        return self._reply([self._prompt(text, "callback_offer")], "callback", u, node="callback_offer",
-                           expect="yes_no")
+        prompts = self._prompts(*lead, p.nobody_on_duty, p.callback_offer, node="callback_offer")
+        return self._reply(prompts, "callback", u, node="callback_offer", expect="yes_no")
 
     def _emergency(self, u: Understanding) -> Reply:
         p = self.flows.prompts
@@ -524,7 +525,7 @@ class Conversation:
 
     def _end(self, u: Understanding, texts: list[str], outcome: str, action: str,
              end: str = "hangup") -> Reply:
-        prompts = [self._prompt(" ".join(t for t in texts if t))] if texts else []
+        prompts = self._prompts(*texts)
         reply = self._reply(prompts, action, u)
         reply.end = end  # type: ignore[assignment]
         reply.outcome = outcome
@@ -554,6 +555,10 @@ class Conversation:
 
     def _prompt(self, text: str, node: str = "main") -> Prompt:
         return Prompt(self._text(text), interruptible=self._node(node).barge_in)
+
+    def _prompts(self, *texts: str, node: str = "main") -> list[Prompt]:
+        """One prompt per sentence group, never glued: each is a fixed text the TTS cache holds."""
+        return [self._prompt(t, node) for t in texts if t and t.strip()]
 
     def _reply(self, prompts: list[Prompt], action: str, u: Understanding | None = None, *,
                node: str = "main", expect: str = "speech", remember: bool = True) -> Reply:

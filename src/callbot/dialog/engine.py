@@ -91,7 +91,7 @@ class DialogEngine:
         now = self.now()
         texts: list[str] = []
         for name, value in p.model_dump().items():
-            if name in ("confirm", "clarify", "callback_done", "slot_not_understood"):
+            if name in ("confirm", "clarify", "callback_done"):
                 continue  # filled with the intent or the caller's number
             for t in value if isinstance(value, list) else [value]:
                 texts.append(self.renderer.render(t, now))
@@ -100,6 +100,9 @@ class DialogEngine:
         if sat.enabled:
             texts += [sat.question, sat.thanks]
         for intent in self.flows.intents if answers else ():
+            if intent.topic is not None:  # "Vous voulez <label>, c'est bien ça ?" for each intent
+                label = intent.label or intent.id
+                texts.append(self.renderer.render(p.confirm.replace("{label}", label), now))
             candidates = [intent.answer] if intent.answer else []
             for variants in intent.variants.values():
                 candidates += variants.values()
