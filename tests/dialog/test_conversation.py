@@ -195,6 +195,9 @@ def test_repeat_says_the_last_thing_again(engine_at):
     answer = conv.hear("quel jour passent les poubelles")
     again = conv.hear("vous pouvez répéter")
     assert again.action == "repeat" and said(again) == said(answer)
+    noise = conv.hear("  ")
+    assert said(noise) == "Pouvez-vous répéter, s'il vous plaît ?" and noise.end is None
+    assert said(conv.hear("pardon")) == said(answer)  # the noise did not replace what is repeated
 
 
 def test_out_of_scope_says_who_handles_it_and_unrelated_talk_is_not_forced(engine_at):

@@ -92,6 +92,11 @@ class Conversation:
     def hear(self, text: str) -> Reply:
         if self.ended is not None:
             return self._after_end()
+        if not text or not text.strip():
+            # Speech without words (a cough, a noise): ask again, it is not a misunderstanding.
+            u = Understanding(text or "", None, None, 0.0, "repeat", fallback_reason="empty transcript")
+            return self._reply(self._prompts(self.flows.prompts.please_repeat, node=self.state), "repeat", u,
+                               node=self.state, expect=self.last_expect, remember=False)
         if self.state == "callback_number":
             return self._callback_number_speech(text)
         if self.state == "callback_reason":
