@@ -85,3 +85,15 @@ def test_understanding_is_fast_enough(nlu: Nlu) -> None:
     for _ in range(50):
         nlu.understand("je voudrais savoir quel jour passe le camion des poubelles dans ma rue")
     assert (time.perf_counter() - start) / 50 < 0.05  # generous: real numbers are in bench/
+
+
+def test_long_rambling_request_is_understood_and_garbage_is_cheap(nlu: Nlu) -> None:
+    import time
+
+    rambling = ("oui bonjour madame alors voilà euh je vous appelle parce que euh ma voisine m'a dit "
+                "que euh bon je sais pas trop mais en fait je voudrais savoir quel jour passe le camion "
+                "des poubelles chez nous parce que la semaine dernière il est pas passé")
+    assert nlu.understand(rambling).intent == "collecte_ordures"
+    start = time.perf_counter()
+    u = nlu.understand("poubelle " * 3000)
+    assert time.perf_counter() - start < 0.5 and u.text.startswith("poubelle")

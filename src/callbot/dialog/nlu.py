@@ -26,6 +26,8 @@ from callbot.dialog.types import Understanding
 TOPIC_ACTIONS = {"parler_agent": "transfer", "hors_mairie": "out_of_scope", "urgence": "emergency"}
 CONTROL_ACTIONS = {"repeter": "repeat", "au_revoir": "goodbye"}
 YES_NO = ("oui", "non")
+# A phone turn is a few sentences; beyond this the rest is noise (and would only cost time).
+MAX_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class Nlu:
     # -- reading one utterance -------------------------------------------------------------
     def understand(self, text: str, *, expect: str = "speech", today: date | None = None) -> Understanding:
         text = text if isinstance(text, str) else str(text)
-        norm = normalize(text)
+        norm = normalize(text[:MAX_CHARS])
         if not norm:
             return Understanding(text, None, None, 0.0, "fallback", norm, fallback_reason="empty")
         scores, feats = self.matcher.scores(norm)
