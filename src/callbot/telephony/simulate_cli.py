@@ -202,7 +202,7 @@ def simulate(
     rewrite_host: bool = typer.Option(False, "--rewrite-host",
                                       help="reach the stream and action URLs of the TwiML at --url's host"),
     listen: float = typer.Option(15.0, "--listen", help="seconds to stay on the line after the last step"),
-    bot_timeout: float = typer.Option(20.0, "--bot-timeout",
+    bot_timeout: float = typer.Option(60.0, "--bot-timeout",
                                       help="longest wait for the bot to finish speaking"),
     strict: bool = typer.Option(False, "--strict", help="exit 3 when the server violated the protocol"),
 ) -> None:

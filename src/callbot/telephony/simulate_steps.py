@@ -38,7 +38,7 @@ class Wait:
 class WaitForBot:
     """Silence until the bot has spoken and its audio has finished playing (or `timeout`)."""
 
-    timeout: float = 20.0
+    timeout: float = 60.0
 
 
 @dataclass(frozen=True)
