@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame, TTSStartedFrame, TTSStoppedFrame
+from pipecat.frames.frames import (
+    ErrorFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
 from pipecat.tests.utils import run_test
 
 from callbot.speech.errors import ModelMissingError
@@ -56,6 +63,19 @@ def test_service_speaks_french_at_8khz_with_start_and_stop(voice, cache_dir: Pat
     seconds = len(audio_of(down)) / 2 / RATE
     # 15 words read at a normal pace: 3 to 9 seconds, not a click and not a stuck loop.
     assert 3.0 < seconds < 9.0
+
+
+def test_a_slow_first_sentence_is_still_spoken(voice) -> None:  # noqa: ANN001
+    # A busy server may need more than pipecat's default 3 s for a long first sentence.
+    class SlowEngine(CountingEngine):
+        def iter_pcm8k(self, text: str):  # noqa: ANN202
+            time.sleep(3.5)  # runs in the synthesis thread, at the first chunk
+            yield from super().iter_pcm8k(text)
+
+    down = speak(PiperTTSService(SlowEngine(voice), None), "Un instant.")
+    kinds = [type(f) for f in down]
+    assert ErrorFrame not in kinds
+    assert TTSAudioRawFrame in kinds and kinds.index(TTSAudioRawFrame) < kinds.index(TTSStoppedFrame)
 
 
 def test_uncached_text_streams_one_chunk_per_sentence(voice) -> None:  # noqa: ANN001

@@ -32,6 +32,7 @@ with warnings.catch_warnings():
 PHONE_RATE = 8000
 # Cached prompts are pushed in frames of this length (the output transport re-chunks anyway).
 CACHED_CHUNK_SECS = 0.5
+FIRST_AUDIO_TIMEOUT_SECS = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +152,9 @@ class PiperTTSService(TTSService):
 
     def __init__(self, engine: PiperVoiceEngine, cache: Any, **kwargs: Any) -> None:  # noqa: ANN401
         kwargs.setdefault("sample_rate", PHONE_RATE)
+        # pipecat gives up on an audio context that stays silent this long (default 3 s): a long
+        # first sentence on a busy server can take longer than that to synthesise.
+        kwargs.setdefault("stop_frame_timeout_s", FIRST_AUDIO_TIMEOUT_SECS)
         kwargs.setdefault("settings", TTSSettings(model="piper", voice=engine.path.stem,
                                                   language=engine.language))
         super().__init__(push_start_frame=True, push_stop_frames=True, **kwargs)
