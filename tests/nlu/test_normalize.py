@@ -10,6 +10,7 @@ from callbot.dialog.normalize import fold, normalize
     ("le dix-sept mars", "le 17 mars"),
     ("rendez-vous pour ma carte d'identité", "rendezvous pour ma carte identite"),
     ("aujourd'hui", "aujourdhui"),
+    ("le C.C.A.S. ou la c n i", "le ccas ou la cni"),  # spelled acronyms survive elision removal
     ("hum ben euh", ""),  # nothing but hesitation: nothing was said
     ("", ""),
 ])

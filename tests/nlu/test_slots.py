@@ -48,3 +48,9 @@ def test_slot_types_from_synonyms_even_misheard() -> None:
     assert m.extract(normalize("le service de l'état civil")) == {"service": "etat_civil"}
     assert m.extract(normalize("un passeport")) == {"document": "passeport"}
     assert m.extract(normalize("il fait beau")) == {}
+
+
+def test_a_synonym_reduced_to_nothing_matches_nothing() -> None:
+    m = SlotMatcher({"service": {"ccas": ["C.C.A.S.", "s'"]}})
+    assert m.extract(normalize("le c c a s")) == {"service": "ccas"}
+    assert m.extract(normalize("ma voisine a dit que le camion est pas passé")) == {}

@@ -39,6 +39,7 @@ class Thresholds:
     clarify_margin: float = 0.05  # raw similarities of the top two closer than this, both ≥ confirm: ask
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
     in_domain_min: float = 0.45  # IDF-weighted share of words the examples know; below: out of domain
+    in_domain_mass: float = 1.6  # …unless the known words weigh this many intent-specific words
     answer_known_min: float = 0.6  # IDF-weighted share of known words needed to answer without asking
     emergency: float = 0.30  # an emergency is acted on at this lower confidence
     yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
@@ -172,7 +173,7 @@ class Nlu:
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")
         yes_no_answer = expect == "yes_no" and u.intent in YES_NO
-        if feats.known_share < t.in_domain_min and not yes_no_answer:
+        if feats.known_share < t.in_domain_min and feats.known_mass < t.in_domain_mass and not yes_no_answer:
             return self._fallback(u, f"only {feats.known_share:.0%} of the words known < in-domain min "
                                      f"{t.in_domain_min:.0%}")
         if u.confidence < t.confirm:

@@ -57,6 +57,7 @@ class Features:
     word: Counter
     char: Counter
     known_share: float = 1.0  # IDF-weighted share of the content words the examples know
+    known_mass: float = 0.0  # IDF mass of the known words, in units of one single-intent word
 
 
 class Vocabulary:
@@ -235,6 +236,7 @@ class Matcher:
         known = sum(self.word.idf[i] for w in feats.words if (i := self.word.index.get(stem(w))) is not None)
         unknown = self.word.unknown_idf * len(feats.unknown)
         feats.known_share = known / (known + unknown) if known + unknown > 0 else 1.0
+        feats.known_mass = known / self.word.unknown_idf
         ex_w, cen_w, _ = self.word.query(feats.word)
         ex_c, cen_c, _ = self.char.query(feats.char)
         cw = self.centroid_weight

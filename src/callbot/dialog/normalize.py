@@ -89,8 +89,9 @@ def normalize(text: str) -> str:
     text = _NON_WORD.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     words = [w for w in text.split() if w not in HESITATIONS]
-    text = " ".join(w for w in words if w not in _ELISIONS)
-    text = _replace_phrases(text, ASR_CONFUSIONS)
+    # Confusions first: spelled acronyms ("c c a s") are made of one-letter words.
+    text = _replace_phrases(" ".join(words), ASR_CONFUSIONS)
+    text = " ".join(w for w in text.split() if w not in _ELISIONS)
     stripped = _replace_phrases(text, {p: " " for p in (fold(x) for x in POLITENESS)})
     stripped = _SPACES.sub(" ", stripped).strip()
     # "bonjour" alone stays "bonjour": only strip politeness around a request.

@@ -102,7 +102,7 @@ class SlotMatcher:
             for value, syns in values.items():
                 for s in [value.replace("_", " "), *syns]:
                     n = normalize(str(s))
-                    if n:
+                    if len(n) >= 2:  # a synonym reduced to one letter would match anything
                         pairs.append((n, value))
             pairs.sort(key=lambda p: -len(p[0]))
             self.synonyms[stype] = pairs
