@@ -174,3 +174,23 @@ def test_transcript_script_file(tmp_path) -> None:  # noqa: ANN001
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_transcript_script(bad)
+
+
+def test_a_recogniser_failure_loses_one_turn_not_the_call(vosk_model, speech_8k,  # noqa: ANN001
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import vosk
+
+    real_final = vosk.KaldiRecognizer.FinalResult
+    failures = iter([True])
+
+    def flaky_final(self):  # noqa: ANN001, ANN202
+        if next(failures, False):
+            raise RuntimeError("simulated Kaldi failure")
+        return real_final(self)
+
+    monkeypatch.setattr(vosk.KaldiRecognizer, "FinalResult", flaky_final)
+    stt = VoskSTTService(vosk_model, transcripts=iter(["premier", "second"]))
+    half = speech_8k[: len(speech_8k) // 2]
+    down, _ = run(run_test(stt, frames_to_send=said(half) + said(half), pipeline_params=PHONE))
+    # The failed turn is lost (no transcript); the next turn is heard normally.
+    assert [f.text for f in transcripts(down)] == ["premier"]

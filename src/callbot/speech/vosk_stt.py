@@ -230,7 +230,12 @@ class VoskSTTService(STTService):
             return
         block = bytes(self._buffer)
         self._buffer.clear()
-        partial = await self._in_thread(self._accept, block)
+        try:
+            partial = await self._in_thread(self._accept, block)
+        except Exception as e:  # a recogniser failure loses this turn, never the call
+            await self._recover(e)
+            yield None
+            return
         if partial and partial != self._last_partial:
             self._last_partial = partial
             yield InterimTranscriptionFrame(partial, self._user_id, time_now_iso8601(),
@@ -250,14 +255,21 @@ class VoskSTTService(STTService):
         preroll = b"".join(self._preroll)
         self._preroll.clear()
         self._in_turn = True
-        await self._in_thread(self._start_utterance, preroll)
+        try:
+            await self._in_thread(self._start_utterance, preroll)
+        except Exception as e:
+            await self._recover(e)
 
     async def _finalize(self) -> None:
         if self._rec is None or not self._in_turn:
             return
         tail = bytes(self._buffer)
         self._buffer.clear()
-        heard, asr_secs, final_secs, grammar = await self._in_thread(self._final, tail)
+        try:
+            heard, asr_secs, final_secs, grammar = await self._in_thread(self._final, tail)
+        except Exception as e:
+            await self._recover(e)
+            return
         # A turn cut by the stop timeout while the caller still talks goes on as a new utterance.
         self._in_turn = self._vad_speaking
         self._last_partial = ""
@@ -280,6 +292,20 @@ class VoskSTTService(STTService):
         )
         frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # stored with the caller's turn
         await self.push_frame(frame)
+
+    async def _recover(self, error: Exception) -> None:
+        """Log, drop the current utterance and start again with a fresh open recogniser."""
+        logger.opt(exception=error).error("Vosk failed; the caller's current turn is lost")
+        self._in_turn = False
+        self._buffer.clear()
+        self._segments.clear()
+        self._pending_grammar = False
+        if self._executor is not None:
+            try:
+                self._rec = await self._in_thread(self._new_recognizer, None)
+            except Exception:
+                logger.exception("Vosk could not restart: no more transcripts in this call")
+                self._rec = None
 
     # -- recogniser (runs in the call's worker thread) --------------------------------------
     async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
