@@ -230,3 +230,23 @@ def test_unreachable_server() -> None:
 
     with pytest.raises(SimulationError, match="injoignable"):
         run(place_call(f"http://127.0.0.1:{free_port()}", [Wait(0.1)]))
+
+
+async def close_before_playback_ends(ws, peer: Peer) -> None:  # noqa: ANN001
+    await peer.next_message(ws)
+    sid = (await peer.next_message(ws))["streamSid"]
+    for m in bot_media(sid, 1.0):
+        await ws.send_text(m)
+    await ws.send_text(mark(sid, "goodbye"))
+    await asyncio.sleep(0.3)
+    await ws.close()
+
+
+def test_audio_still_queued_when_the_server_closes_is_reported_unheard(peer: Peer) -> None:
+    peer.behaviour = close_before_playback_ends
+    summary = run(place_call(peer.url, [Wait(3)]))
+    assert summary.hung_up_by == "server"
+    assert summary.unplayed_at_close_ms == pytest.approx(700, abs=60)
+    assert summary.marks_pending_at_close == 1 and summary.marks_echoed == 0
+    assert summary.bot_audio_played_seconds == pytest.approx(0.3, abs=0.06)
+    assert [m for _, m in peer.frames if m["event"] == "mark"] == []

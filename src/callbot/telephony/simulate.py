@@ -107,6 +107,10 @@ class CallSummary:
     pacing_max_late_ms: float = 0.0
     close: dict[str, Any] | None = None
     timeouts: list[int] = field(default_factory=list)
+    # Bot audio still queued when the server closed the stream: the caller never heard it (and its
+    # marks were never echoed). The server should wait for its last mark before closing.
+    unplayed_at_close_ms: float = 0.0
+    marks_pending_at_close: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,6 +207,7 @@ class _MediaCall:
         self.media_origin = 0.0
         self.media_log: list[tuple[float, int]] = []  # (received at, bytes) of every bot media frame
         self.caller_turns: list[dict[str, Any]] = []
+        self.hanging_up = False
 
     # -- sending --
     async def send(self, message: dict[str, Any]) -> None:
@@ -257,6 +262,13 @@ class _MediaCall:
             rcvd = self.ws.protocol.close_rcvd
             if rcvd is not None:
                 self.summary.close = {"code": rcvd.code, "reason": rcvd.reason}
+            if not self.hanging_up:
+                # <Connect> ends when the socket closes and Twilio moves on to the action; audio still
+                # queued is not played (inferred: it is why servers wait for their last mark echo).
+                now = time.perf_counter()
+                self.playout.due_marks(now)
+                self.summary.marks_pending_at_close = len(self.playout.pending_marks)
+                self.summary.unplayed_at_close_ms = round(self.playout.drop_unplayed(now) * 1000 / RATE, 1)
             self.closed.set()
 
     async def handle(self, raw: str | bytes) -> None:
@@ -345,6 +357,7 @@ class _MediaCall:
         return await self.until(done, timeout)
 
     async def hang_up(self) -> None:
+        self.hanging_up = True
         await self.send(self.encoder.stop())
         await self.ws.close()
 

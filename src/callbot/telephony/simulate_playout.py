@@ -56,6 +56,14 @@ class Playout:
 
     def clear(self, now: float) -> list[str]:
         """Barge-in: drop unplayed audio; every pending mark is echoed at once."""
+        self.drop_unplayed(now)
+        marks = [name for _, name in self.pending_marks]
+        self.pending_marks = []
+        return marks
+
+    def drop_unplayed(self, now: float) -> int:
+        """Forget audio not played by `now`; return how many bytes were dropped."""
+        before = self.dropped_bytes
         kept: list[_Chunk] = []
         for chunk in self.chunks:
             if chunk.start >= now:
@@ -68,9 +76,7 @@ class Playout:
                 kept.append(chunk)
         self.chunks = kept
         self.queued_until = min(self.queued_until, now)
-        marks = [name for _, name in self.pending_marks]
-        self.pending_marks = []
-        return marks
+        return self.dropped_bytes - before
 
     def playing(self, now: float) -> bool:
         return now < self.queued_until
