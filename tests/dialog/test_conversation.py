@@ -190,6 +190,14 @@ def test_emergency_interrupts_any_step(engine_at):
     assert reply.end == "hangup" and conv.topic == "urgence"
 
 
+def test_emergency_while_leaving_a_callback_number(engine_at):
+    conv = started(engine_at, CLOSED)
+    conv.dtmf("0")
+    conv.hear("oui")
+    reply = conv.hear("au secours il y a le feu dans la maison")
+    assert reply.action == "emergency" and "le 18" in said(reply) and reply.callback is None
+
+
 def test_repeat_says_the_last_thing_again(engine_at):
     conv = started(engine_at)
     answer = conv.hear("quel jour passent les poubelles")

@@ -97,10 +97,15 @@ class Conversation:
             u = Understanding(text or "", None, None, 0.0, "repeat", fallback_reason="empty transcript")
             return self._reply(self._prompts(self.flows.prompts.please_repeat, node=self.state), "repeat", u,
                                node=self.state, expect=self.last_expect, remember=False)
-        if self.state == "callback_number":
-            return self._callback_number_speech(text)
-        if self.state == "callback_reason":
-            return self._callback_finish(text.strip() or None)
+        if self.state in ("callback_number", "callback_reason"):
+            # Free text here (a number, a reason), but an emergency is still an emergency.
+            heard = self.engine.understand(text)
+            if heard.action == "emergency":
+                return self._emergency(heard)
+            if self.state == "callback_number":
+                return self._callback_number_speech(text)
+            no_reason = heard.intent in ("au_revoir", "non", "merci") and heard.action != "fallback"
+            return self._callback_finish(None if no_reason else text.strip())
         expect = "yes_no" if self.state in YES_NO_STATES else "speech"
         try:
             u = self.engine.understand(text, expect=expect)
