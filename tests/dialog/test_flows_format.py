@@ -99,6 +99,15 @@ def test_answer_variable_with_unknown_service_is_rejected(tmp_path):
     assert any("intents.decheterie.answer" in e and "piscine" in e for e in err.value.errors)
 
 
+def test_service_slot_values_must_be_services(tmp_path):
+    flows = _broken_copy(tmp_path, "slots.yaml", "    mediatheque:", "    piscine:")
+    with pytest.raises(FlowError) as err:
+        load_flows(flows)
+    line = _line_of(flows / "slots.yaml", "piscine:")
+    errors = "\n".join(err.value.errors)
+    assert f"slots.yaml:{line}: slot_types.service.piscine: n'est pas un service" in errors
+
+
 def test_too_few_examples_and_yaml_syntax_errors(tmp_path):
     flows = tmp_path / "flows"
     shutil.copytree(FLOWS_DIR, flows)

@@ -44,10 +44,6 @@ def sentence_case(text: str) -> str:
     return re.sub(r"(^|[.!?]\s+)([a-zàâçéèêëîïôûùüÿœ])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
-class MissingValue(Exception):
-    """A variable refers to a slot the caller has not given."""
-
-
 class Renderer:
     def __init__(self, flows: Flows, hours: Hours) -> None:
         self.flows = flows
@@ -65,7 +61,8 @@ class Renderer:
             if arg.startswith("$"):
                 value = slots.get(arg[1:])
                 if value not in commune.services:
-                    raise MissingValue(arg[1:])
+                    # Required slots are asked before answering; this is only a last resort.
+                    return intent.service if intent and intent.service else commune.main_service
                 return str(value)
             return arg
 

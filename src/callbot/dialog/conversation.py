@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from rapidfuzz import fuzz
 
-from callbot.dialog.answers import MissingValue
 from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.types import CallbackRequest, Prompt, Reply, Understanding
@@ -549,10 +548,7 @@ class Conversation:
 
     # -- helpers -----------------------------------------------------------------------------
     def _text(self, text: str, intent: IntentDef | None = None, slots: dict[str, Any] | None = None) -> str:
-        try:
-            return self.engine.renderer.render(text, self.engine.now(), intent, slots)
-        except MissingValue:
-            return self.engine.renderer.render(text, self.engine.now(), intent, {})
+        return self.engine.renderer.render(text, self.engine.now(), intent, slots)
 
     def _label(self, intent: IntentDef) -> str:
         return intent.label or intent.summary or intent.id.replace("_", " ")

@@ -143,6 +143,7 @@ def load_flows(path: Path) -> Flows:
     singles: dict[str, tuple[Any, str, int]] = {}
     intents: list[tuple[IntentDef, str, int]] = []
     slot_types: dict[str, dict[str, list[str]]] = {}
+    slot_lines: dict[tuple[str, str], str] = {}
     thresholds: dict[str, float] = {}
     for f in files:
         rel = str(f.relative_to(base)) if f != base else f.name
@@ -163,6 +164,8 @@ def load_flows(path: Path) -> Flows:
                 errors.append(f"{rel}:{_line_for(lines, ('slot_types', name))}: slot_types.{name}: "
                               "type déjà défini")
             slot_types[name] = {k: list(v or []) for k, v in values.items()}
+            for value in values:
+                slot_lines[(name, value)] = f"{rel}:{_line_for(lines, ('slot_types', name, value))}"
         thresholds.update(parsed.nlu_thresholds or {})
         for i, intent in enumerate(parsed.intents or []):
             intents.append((intent, rel, _line_for(lines, ("intents", i, "id"))))
@@ -177,6 +180,11 @@ def load_flows(path: Path) -> Flows:
     settings: Settings = singles.get("settings", (Settings(),))[0]
     transfers: Transfers = singles.get("transfers", (Transfers(),))[0]
     _cross_check(commune, settings, transfers, singles, intents, slot_types, errors)
+    # `{horaires.$service}` and transfers read service slot values as service ids.
+    for value in slot_types.get("service", {}):
+        if value not in commune.services:
+            errors.append(f"{slot_lines[('service', value)]}: slot_types.service.{value}: "
+                          "n'est pas un service de commune.services")
     if errors:
         raise FlowError(errors)
     return Flows(
