@@ -39,8 +39,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def prompt_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prompt-cache")
+def prompt_cache_dir() -> Path:
+    """Synthesised prompts are keyed by text + voice + settings, so runs can share them."""
+    path = REPO / "var" / "test-prompt-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @dataclass

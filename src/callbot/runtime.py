@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +53,17 @@ def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
     return _runtime
 
 
+def _warm_answers(runtime: Runtime) -> None:
+    """Synthesise the flows' static answers at the lowest CPU priority (calls come first)."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    try:
+        stats = runtime.prompts.warm(runtime.dialog.fixed_prompts())
+        logger.info("answers warmed in the background: {}", stats)
+    except Exception:  # a failed warm-up only costs latency later
+        logger.exception("background prompt synthesis failed")
+
+
 def load_speech(runtime: Runtime) -> None:
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
@@ -60,8 +74,11 @@ def load_speech(runtime: Runtime) -> None:
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
     runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(), s.tts_language)
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
-    # Fixed prompts are synthesised once (and kept on disk), so the greeting starts at once.
-    _timed(runtime, "prompt_cache", runtime.prompts.warm, runtime.dialog.fixed_prompts())
+    # Fixed prompts are synthesised once and kept on disk, so the greeting starts at once. The
+    # conversation prompts are ready before the first call; answers follow in the background.
+    prompts = runtime.dialog.fixed_prompts(answers=False)
+    _timed(runtime, "prompt_cache", runtime.prompts.warm, prompts)
+    threading.Thread(target=_warm_answers, args=(runtime,), name="prompt-warmer", daemon=True).start()
     if s.asr_script:
         runtime.asr_script = load_transcript_script(s.asr_script)
         logger.warning("CALLBOT_ASR_SCRIPT is set: transcripts come from {} (tests only)", s.asr_script)

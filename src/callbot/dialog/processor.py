@@ -2,8 +2,13 @@
 
 It turns caller events (final transcripts, DTMF digits, silence) into calls on the conversation,
 speaks the replies as `TTSSpeakFrame`s, records every turn, and ends the call when the dialog
-says so. Replies are spoken segment by segment: a non-interruptible segment (the AI disclosure of
-the greeting) closes the barge-in gate until the caller has heard it.
+says so.
+
+Replies are spoken segment by segment (consecutive prompts of the same interruptibility). A
+segment is over when the caller has *heard* it: the telephony side queues a playback mark behind
+its audio and the echo of that mark comes back (Twilio echoes marks when playout reaches them, or
+at once after a `clear`). Without marks (processor tests) the bot's own stop-speaking signal is
+used. A non-interruptible segment (the AI disclosure of the greeting) closes the barge-in gate.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pipecat.frames.frames import (
     EndWorkerFrame,
     Frame,
     InputDTMFFrame,
+    InputTransportMessageFrame,
     InterruptionFrame,
     StartFrame,
     TranscriptionFrame,
@@ -61,6 +67,15 @@ class BargeInGate:
         return self.allow and self.bot_speaking
 
 
+@dataclass
+class PlaybackMarks:
+    """How the telephony side tags audio: `make(name)` builds the frame queued behind a segment,
+    `echo(frame)` reads the name back from an incoming frame (None if it is not an echo)."""
+
+    make: Callable[[str], Frame]
+    echo: Callable[[Frame], str | None]
+
+
 def segments(prompts: list[Prompt]) -> list[list[Prompt]]:
     """Group consecutive prompts of the same interruptibility."""
     out: list[list[Prompt]] = []
@@ -80,22 +95,29 @@ class DialogProcessor(FrameProcessor):
         *,
         on_end: Callable[[Reply], Awaitable[None]],
         gate: BargeInGate | None = None,
+        marks: PlaybackMarks | None = None,
         on_expect: Callable[[str], None] | None = None,
         vad_stop_secs: float = 0.0,
-        speak_watchdog_secs: float = 8.0,
+        no_audio_secs: float = 15.0,
+        mark_grace_secs: float = 3.0,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         super().__init__(**kwargs)
         self._conv = conversation
         self._rec = recorder
         self._on_end = on_end
+        self._marks = marks
         self._on_expect = on_expect
         self.gate = gate or BargeInGate()
         self._vad_stop_secs = vad_stop_secs
-        self._watchdog_secs = speak_watchdog_secs
+        self._no_audio_secs = no_audio_secs
+        self._mark_grace_secs = mark_grace_secs
 
         self._pending: list[list[Prompt]] = []  # segments still to speak for the current reply
-        self._speaking = False
+        self._speaking = False  # a segment has been sent and is not heard yet
+        self._segment_interruptible = True
+        self._awaited_mark: str | None = None
+        self._mark_count = 0
         self._user_speaking = False
         self._reply: Reply | None = None
         self._ending = False
@@ -124,6 +146,11 @@ class DialogProcessor(FrameProcessor):
                 digit = str(frame.button.value)
                 self._caller_stopped_at = time.monotonic()
                 await self._handle(self._conv.dtmf(digit), caller_text=digit, via_dtmf=True)
+        elif isinstance(frame, InputTransportMessageFrame):
+            await self.push_frame(frame, direction)
+            name = self._marks.echo(frame) if self._marks else None
+            if name is not None and name == self._awaited_mark:
+                await self._segment_heard()
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._user_speaking = True
             self._cancel_idle()
@@ -145,11 +172,13 @@ class DialogProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
             await self._on_bot_stopped()
         elif isinstance(frame, InterruptionFrame):
-            # Barge-in: what was left of the reply is dropped; the bot listens.
-            self._pending.clear()
-            self._speaking = False
-            self._cancel_watchdog()
             await self.push_frame(frame, direction)
+            if self._segment_interruptible and not self._ending:
+                # Barge-in: what was left of the reply is dropped; the bot listens.
+                self._pending.clear()
+                self._speaking = False
+                self._awaited_mark = None
+                self._cancel_watchdog()
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._cancel_idle()
             self._cancel_watchdog()
@@ -161,7 +190,6 @@ class DialogProcessor(FrameProcessor):
     async def _handle(self, reply: Reply, *, caller_text: str | None, asr_ms: float | None = None,
                       via_dtmf: bool = False) -> None:
         self._cancel_idle()
-        self._reply = reply
         if caller_text is not None:
             u = reply.understanding
             self._latency_turn_id = await self._rec.turn(
@@ -182,6 +210,7 @@ class DialogProcessor(FrameProcessor):
             self._ending = True
             # The last words (transfer announcement, goodbye) are always heard to the end.
             prompts = [Prompt(p.text, interruptible=False) for p in prompts]
+        self._reply = reply
         # A new reply replaces whatever was still queued of the previous one.
         self._pending = segments(prompts)
         if not self._speaking:
@@ -193,13 +222,27 @@ class DialogProcessor(FrameProcessor):
             await self._reply_done()
             return
         seg = self._pending.pop(0)
-        self.gate.allow = seg[0].interruptible
+        self._segment_interruptible = seg[0].interruptible
+        self.gate.allow = self._segment_interruptible
         self._speaking = True
         for p in seg:
             frame = TTSSpeakFrame(text=p.text)
             frame.interruptible = p.interruptible
             await self.push_frame(frame)
-        self._arm_watchdog()
+        if self._marks is not None:
+            self._mark_count += 1
+            self._awaited_mark = f"seg-{self._mark_count}"
+            mark = self._marks.make(self._awaited_mark)
+            mark.interruptible = self._segment_interruptible  # survives a barge-in with its audio
+            await self.push_frame(mark)
+        self._arm_watchdog(self._no_audio_secs)
+
+    async def _segment_heard(self) -> None:
+        self._awaited_mark = None
+        self._cancel_watchdog()
+        self.gate.allow = True
+        if self._speaking:
+            await self._speak_next()
 
     def _on_bot_started(self) -> None:
         self.gate.bot_speaking = True
@@ -213,10 +256,10 @@ class DialogProcessor(FrameProcessor):
 
     async def _on_bot_stopped(self) -> None:
         self.gate.bot_speaking = False
-        self._cancel_watchdog()
-        self.gate.allow = True
-        if self._speaking:
-            await self._speak_next()
+        if self._speaking and self._awaited_mark is None:
+            await self._segment_heard()  # no marks on this transport: the audio ending is all we know
+        elif self._speaking:
+            self._arm_watchdog(self._mark_grace_secs)  # the echo should follow the audio closely
         elif not self._ending and self._reply is not None and not self._user_speaking:
             # Interrupted, then nothing came: wait for the caller as after a full reply.
             self._arm_idle(self._reply.no_input_timeout)
@@ -250,18 +293,17 @@ class DialogProcessor(FrameProcessor):
             self._idle_task.cancel()
             self._idle_task = None
 
-    def _arm_watchdog(self) -> None:
-        # If no audio ever comes out (a TTS failure), do not leave the caller in silence forever.
+    def _arm_watchdog(self, secs: float) -> None:
+        # Never leave the caller in silence: no audio at all (a TTS failure) or a lost mark echo.
         self._cancel_watchdog()
-        self._watchdog_task = self.create_task(self._watchdog())
+        self._watchdog_task = self.create_task(self._watchdog(secs))
 
-    async def _watchdog(self) -> None:
-        await asyncio.sleep(self._watchdog_secs)
+    async def _watchdog(self, secs: float) -> None:
+        await asyncio.sleep(secs)
         self._watchdog_task = None
-        logger.warning("no bot audio {}s after a prompt; moving on", self._watchdog_secs)
-        self.gate.allow = True
-        if self._speaking:
-            await self._speak_next()
+        if self._speaking and not self.gate.bot_speaking:
+            logger.warning("segment not confirmed as heard after {} s; moving on", secs)
+            await self._segment_heard()
 
     def _cancel_watchdog(self) -> None:
         if self._watchdog_task:

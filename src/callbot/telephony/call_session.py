@@ -12,15 +12,15 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
-from callbot.dialog.processor import BargeInGate, DialogProcessor
+from callbot.dialog.processor import BargeInGate, DialogProcessor, PlaybackMarks
 from callbot.dialog.types import Reply
 from callbot.store.calls import CallRecorder
 from callbot.store.models import Outcome
 from callbot.telephony.barge_in import GatedVADTurnStart
-from callbot.telephony.marks import PlaybackMarks
 from callbot.telephony.serializer import TolerantTwilioSerializer
 
 SAMPLE_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law both ways
+TTS_SILENCE_LIMIT_SECS = 20.0
 
 
 async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: str,
@@ -47,7 +47,9 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
     if runtime.asr_script is not None:
         script = iter(runtime.asr_script.get(caller or "", []))
     stt = VoskSTTService(runtime.asr_model, transcripts=script)
-    tts = PiperTTSService(runtime.voice, runtime.prompts)
+    # A sentence may take seconds to synthesise when several calls share the CPU: pipecat's
+    # default (3 s without audio ends the utterance) would drop it.
+    tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)
     gate = BargeInGate()
     vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)])
 
@@ -78,9 +80,9 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
             setter(kind, None)
 
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=on_expect,
+                             marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
                              vad_stop_secs=vad_stop_secs)
-    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, PlaybackMarks(stream_sid),
-                         transport.output()])
+    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),

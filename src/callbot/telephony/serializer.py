@@ -1,12 +1,16 @@
-"""pipecat's Twilio serializer, made tolerant of malformed frames mid-call.
+"""pipecat's Twilio serializer, made tolerant of malformed frames mid-call, plus playback marks.
 
 A bad base64 payload or a JSON value that is not an object must cost one frame, not the call.
+Twilio's `mark` echoes (ignored by pipecat) become `InputTransportMessageFrame`s: they tell the
+dialog when the caller has heard a reply to the end.
 """
 
 from __future__ import annotations
 
+import json
+
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, InputTransportMessageFrame, OutputTransportMessageFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 
@@ -18,8 +22,24 @@ class TolerantTwilioSerializer(TwilioFrameSerializer):
                          params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.malformed = 0
 
+    def mark(self, name: str) -> OutputTransportMessageFrame:
+        """A `mark` to queue behind audio; Twilio echoes it when playback reaches it."""
+        return OutputTransportMessageFrame(
+            message={"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}})
+
+    @staticmethod
+    def mark_echo(frame: Frame) -> str | None:
+        message = getattr(frame, "message", None)
+        if isinstance(message, dict) and message.get("event") == "mark":
+            name = (message.get("mark") or {}).get("name")
+            return name if isinstance(name, str) else None
+        return None
+
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
+            message = json.loads(data)
+            if isinstance(message, dict) and message.get("event") == "mark":
+                return InputTransportMessageFrame(message=message)
             return await super().deserialize(data)
         except Exception as e:  # noqa: BLE001 - any decoding failure is the peer's fault
             self.malformed += 1
