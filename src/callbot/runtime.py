@@ -72,7 +72,8 @@ def load_speech(runtime: Runtime) -> None:
 
     s = runtime.settings
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
-    runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(), s.tts_language)
+    runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(),
+                           s.tts_language)
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     # Fixed prompts are synthesised once and kept on disk, so the greeting starts at once. The
     # conversation prompts are ready before the first call; answers follow in the background.
