@@ -34,13 +34,13 @@ MAX_CHARS = 400
 class Thresholds:
     """Decision thresholds on the calibrated confidence (0..1). Flows may override any of them."""
 
-    answer: float = 0.55  # at or above: answer directly
+    answer: float = 0.70  # at or above: answer directly
     confirm: float = 0.25  # between confirm and answer: "vous voulez …, c'est bien ça ?"
     clarify_margin: float = 0.05  # raw similarities of the top two closer than this, both ≥ confirm: ask
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
     in_domain_min: float = 0.45  # IDF-weighted share of words the examples know; below: out of domain
     in_domain_mass: float = 1.6  # …unless the known words weigh this many intent-specific words
-    answer_known_min: float = 0.6  # IDF-weighted share of known words needed to answer without asking
+    answer_known_min: float = 0.75  # IDF-weighted share of known words needed to answer without asking
     emergency: float = 0.30  # an emergency is acted on at this lower confidence
     yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
     snap_min: float = 80.0  # rapidfuzz ratio to snap a misheard word onto a known word
