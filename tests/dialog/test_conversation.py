@@ -58,6 +58,7 @@ def test_answer_then_anything_else_then_goodbye_resolved(engine_at):
     assert reply.understanding.intent == "cni_passeport_pieces"
     assert reply.understanding.topic == "identite" and reply.understanding.action == "answer"
     assert "photo d'identité" in said(reply) and said(reply).endswith("Avez-vous une autre question ?")
+    assert said(reply).startswith("Pour un passeport,")  # the variant for the document asked about
     bye = conv.hear("non merci")
     assert bye.end == "hangup" and bye.outcome == "resolved"
     assert "Au revoir" in said(bye)
@@ -108,6 +109,20 @@ def test_two_close_intents_are_clarified(demo_flows, demo_nlu):
     pick = conv.hear("la deuxième")
     assert pick.understanding.intent == "declaration_naissance"
     assert "cinq jours" in said(pick)
+
+
+def test_clarification_keeps_what_the_first_question_said(demo_flows, demo_nlu):
+    alts = [{"intent": "cni_passeport_mineur", "topic": "identite", "confidence": 0.42},
+            {"intent": "cni_passeport_pieces", "topic": "identite", "confidence": 0.41}]
+    engine = scripted_engine(demo_flows, demo_nlu, {"papiers carte": dict(
+        intent="cni_passeport_mineur", topic="identite", confidence=0.42, action="clarify",
+        alternatives=alts, slots={"document": "cni"})})
+    conv = engine.new_conversation()
+    conv.start()
+    assert conv.hear("papiers carte").action == "clarify"
+    pick = conv.hear("le deuxième")
+    assert pick.understanding.intent == "cni_passeport_pieces"
+    assert said(pick).startswith("Pour une carte d'identité,")
 
 
 def test_missing_slot_is_asked_then_used(engine_at):

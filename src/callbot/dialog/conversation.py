@@ -49,6 +49,7 @@ class Conversation:
         self.answered = 0
         self.pending: Pending | None = None
         self.candidates: list[IntentDef] = []
+        self.clarify_slots: dict[str, Any] = {}
         self.last_prompts: list[Prompt] = []
         self.last_expect = "speech"
         self.digits = ""
@@ -215,6 +216,7 @@ class Conversation:
             alts = list({a.id: a for a in [intent, *alts]}.values())
             if len(alts) >= 2:
                 self.candidates = alts[:2]
+                self.clarify_slots = dict(u.slots)  # what the first question said still counts
                 self.state = "clarify"
                 text = p.clarify.replace("{a}", self._label(alts[0])).replace("{b}", self._label(alts[1]))
                 return self._reply([self._prompt(text, "clarify")], "clarify", u, node="clarify")
@@ -239,15 +241,16 @@ class Conversation:
 
     def _in_clarify(self, u: Understanding) -> Reply | None:
         candidates, self.candidates = self.candidates, []
+        # "l'urbanisme" answers "horaires de la mairie ou d'un service ?": the one whose slot it fills.
+        filling = [c for c in candidates
+                   if any(self._slot_value(sl.name, sl.type, u) is not None for sl in c.slots)]
+        u.slots = {**self.clarify_slots, **(u.slots or {})}
         for c in candidates:
             if u.intent == c.id:
                 return self._deliver(c, dict(u.slots), u)
         if u.intent == "non":
             self.state = "main"
             return self._reply([self._prompt(self.flows.prompts.confirm_denied)], "control", u)
-        # "l'urbanisme" answers "horaires de la mairie ou d'un service ?": the one whose slot it fills.
-        filling = [c for c in candidates
-                   if any(self._slot_value(sl.name, sl.type, u) is not None for sl in c.slots)]
         if len(filling) == 1:
             return self._deliver(filling[0], dict(u.slots), u)
         # "le premier", "la deuxième", or words of one of the two labels.
