@@ -125,10 +125,11 @@ def serve_in_thread(settings: Settings) -> tuple[ThreadServer, threading.Thread]
     return ThreadServer(url=f"http://127.0.0.1:{settings.port}", app=app, server=server), thread
 
 
-@pytest.fixture
-def live_console(tmp_path: Path) -> Iterator[ThreadServer]:
+@pytest.fixture(scope="module")
+def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    """A real HTTP server (uvicorn in a thread) for browser tests; tests use their own CallSids."""
     port = free_port()
-    settings = make_settings(tmp_path, port=port, public_url=f"http://127.0.0.1:{port}")
+    settings = make_settings(tmp_path_factory.mktemp("live"), port=port, public_url=f"http://127.0.0.1:{port}")
     running, thread = serve_in_thread(settings)
     add_accounts(running.db)
     yield running

@@ -23,14 +23,11 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     get_settings.cache_clear()
 
 
-def can_log_in(tmp_path: Path, url: str, username: str, password: str) -> bool:
-    from callbot.app import create_app
-
-    with TestClient(create_app(make_settings(tmp_path, database_url=url), speech=False)) as c:
-        page = c.get("/login")
-        form = {"username": username, "password": password, "csrf_token": csrf_from(page.text)}
-        r = c.post("/login", data=form, follow_redirects=False)
-        return r.status_code == 303
+def can_log_in(client: TestClient, username: str, password: str) -> bool:
+    client.cookies.clear()
+    page = client.get("/login")
+    form = {"username": username, "password": password, "csrf_token": csrf_from(page.text)}
+    return client.post("/login", data=form, follow_redirects=False).status_code == 303
 
 
 def test_add_list_passwd_then_log_in(db_url: str, tmp_path: Path) -> None:
@@ -45,8 +42,11 @@ def test_add_list_passwd_then_log_in(db_url: str, tmp_path: Path) -> None:
     assert "claire" in plain and "manager" in plain
     changed = runner.invoke(cli, ["users", "passwd", "claire"], input="second-secret\n")
     assert changed.exit_code == 0, changed.output
-    assert can_log_in(tmp_path, db_url, "claire", "second-secret")
-    assert not can_log_in(tmp_path, db_url, "claire", "premier-secret")
+    from callbot.app import create_app
+
+    with TestClient(create_app(make_settings(tmp_path, database_url=db_url), speech=False)) as client:
+        assert can_log_in(client, "claire", "second-secret")
+        assert not can_log_in(client, "claire", "premier-secret")
 
 
 def test_refusals_are_clear_and_exit_non_zero(db_url: str) -> None:

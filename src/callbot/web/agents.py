@@ -195,6 +195,7 @@ def callbacks_page(request: Request, statut: str | None = None, moi: str | None 
     return _render(request, "callbacks.html", {
         "active": "callbacks", "callbacks": items, "statuses": cbstore.STATUS_LABELS, "statut": status or "",
         "moi": bool(moi), "agents": agents, "saved": ok, "topic_labels": handoffs.TOPIC_LABELS,
+        "open_callbacks": cbstore.count_open(db),
     })
 
 
