@@ -36,6 +36,7 @@ comment quoi quand ou combien pourquoi
 c est ci la cest
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+CACHE_MAX = 50_000
 _stemmer = snowballstemmer.stemmer("french")
 
 
@@ -114,6 +115,8 @@ class Vocabulary:
         if self.knows(word):
             return word
         if word not in self._cache:
+            if len(self._cache) >= CACHE_MAX:  # a long-running server hears endless new words
+                self._cache.clear()
             self._cache[word] = self._closest(word)
         return self._cache[word]
 
