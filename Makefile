@@ -35,7 +35,7 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 run: install assets
-	$(BIN)/callbot models download --missing-only
+	@if [ -z "$$CALLBOT_ASR_MODEL" ] || [ -z "$$CALLBOT_TTS_VOICE" ]; then $(BIN)/callbot models download; fi
 	$(BIN)/callbot serve
 
 # Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French).
