@@ -278,6 +278,19 @@ def test_a_failing_nlu_does_not_break_the_call(demo_flows):
     assert reply.end is None and reply.prompts
 
 
+def test_a_fault_in_the_dialog_hands_the_caller_to_people(engine_at, monkeypatch):
+    conv = started(engine_at)
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(conv, "_on_understanding", broken)
+    reply = conv.hear("quelle est l'adresse de la mairie")
+    assert reply.end == "transfer" and reply.transfer.target == "accueil"
+    assert reply.understanding.fallback_reason == "dialog error"
+    assert conv.silence().prompts == []
+
+
 @pytest.mark.parametrize("when", [OPEN, CLOSED])
 def test_fixed_prompts_hold_static_texts_only(engine_at, when):
     prompts = engine_at(when).fixed_prompts()

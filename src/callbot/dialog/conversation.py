@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 
 from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.schema import IntentDef
-from callbot.dialog.types import CallbackRequest, Prompt, Reply, Understanding
+from callbot.dialog.types import CallbackRequest, Prompt, Reply, Transfer, Understanding
 from callbot.store.models import Outcome, TransferReason
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class Conversation:
 
     # -- events ----------------------------------------------------------------------------------
     def start(self) -> Reply:
+        return self._guarded(self._start)
+
+    def _start(self) -> Reply:
         p = self.flows.prompts
         now = self.engine.now()
         self.state = "main"
@@ -90,6 +93,9 @@ class Conversation:
         return self._reply(prompts, "greet", node="greeting")
 
     def hear(self, text: str) -> Reply:
+        return self._guarded(self._hear, text)
+
+    def _hear(self, text: str) -> Reply:
         if self.ended is not None:
             return self._after_end()
         if not text or not text.strip():
@@ -115,6 +121,9 @@ class Conversation:
         return self._on_understanding(u)
 
     def dtmf(self, digit: str) -> Reply:
+        return self._guarded(self._dtmf, digit)
+
+    def _dtmf(self, digit: str) -> Reply:
         digit = str(digit).strip()
         if self.ended is not None:
             return self._after_end()
@@ -144,6 +153,9 @@ class Conversation:
         return self._miss(u, no_input=False)
 
     def silence(self) -> Reply:
+        return self._guarded(self._silence)
+
+    def _silence(self) -> Reply:
         if self.ended is not None:
             return self._after_end()
         u = Understanding(text="", intent=None, topic=None, confidence=0.0, action="fallback",
@@ -163,6 +175,22 @@ class Conversation:
                 return self._goodbye(u)
             return self._reply([self._prompt(self.flows.prompts.anything_else)], "repeat", u)
         return self._miss(u, no_input=True)
+
+    def _guarded(self, handler, *args: str) -> Reply:  # noqa: ANN001
+        """A fault in the dialog must not leave a resident alone on the line: hand over to people."""
+        try:
+            return handler(*args)
+        except Exception:
+            logger.exception("dialog fault in state {} on {!r}", self.state, args)
+            u = Understanding(text=str(args[0]) if args else "", intent=None, topic=None, confidence=0.0,
+                              action="fallback", fallback_reason="dialog error")
+            transfer = Transfer(kind="queue", target=self.engine.default_queue(),
+                                reason=TransferReason.MISUNDERSTANDING)
+            reply = Reply(prompts=[Prompt(self.flows.prompts.transfer, interruptible=False)],
+                          action="transfer", understanding=u, end="transfer", transfer=transfer,
+                          outcome=Outcome.TRANSFERRED)
+            self.state, self.ended = "ended", reply
+            return reply
 
     # -- understanding -----------------------------------------------------------------------
     def _on_understanding(self, u: Understanding) -> Reply:
