@@ -60,6 +60,23 @@ def test_post_without_or_with_a_wrong_csrf_token_changes_nothing(client: TestCli
     assert response.status_code == 200
     assert "Vous avez pris cet appel" in response.text
     assert "CAcsrf" not in client.get("/agents/waiting").text
+    # Taken by mistake: put back for everyone (with the token, by its taker).
+    assert client.post("/agents/calls/CAcsrf/release").status_code == 403
+    assert "Remettre en attente" in response.text
+    client.post("/agents/calls/CAcsrf/release", data={"csrf_token": token})
+    assert "CAcsrf" in client.get("/agents/waiting").text
+
+
+def test_an_agent_cannot_take_a_call_a_colleague_already_took(client: TestClient, console_app) -> None:  # noqa: ANN001
+    transferred_call(client.app.state.db, "CAtwice")
+    colleague = TestClient(console_app, base_url="http://testserver")
+    create_user(client.app.state.db, "gisele", "motdepasse-gisele", "agent")
+    colleague_token = login(colleague, ("gisele", "motdepasse-gisele"))
+    colleague.post("/agents/calls/CAtwice/take", data={"csrf_token": colleague_token})
+    token = login(client, AGENT)
+    second = client.post("/agents/calls/CAtwice/take", data={"csrf_token": token})
+    assert "Cet appel a déjà été pris par gisele." in second.text
+    assert client.post("/agents/calls/CAtwice/release", data={"csrf_token": token}).status_code == 409
 
 
 def test_logout_needs_the_token_and_ends_the_session(client: TestClient) -> None:

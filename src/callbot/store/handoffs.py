@@ -222,6 +222,23 @@ def take_call(db: Database, call_sid: str, agent: str, *, at: datetime | None = 
                           view=_view(call, with_turns=False))
 
 
+def release_call(db: Database, call_sid: str, agent: str, *, force: bool = False) -> bool:
+    """Put a call taken by mistake back in the waiting list (its taker, or `force` for a manager).
+
+    Only while the caller is still in the queue (no queue result yet). True if released."""
+    with db.session() as s:
+        call = s.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
+        if call is None or call.picked_up_at is None or call.queue_result is not None:
+            return False
+        if call.picked_up_by != agent and not force:
+            return False
+        call.picked_up_at = None
+        call.picked_up_by = None
+        s.add(CallEvent(call_id=call.id, at=datetime.now(UTC), kind="queue.released",
+                        data={"by": agent[:80]}))
+        return True
+
+
 def record_queue_result(db: Database, call_sid: str, result: str, queue_time_secs: int | None) -> bool:
     """Store how the caller left the queue (Twilio's QueueResult / QueueTime). False if unknown call."""
     now = datetime.now(UTC)

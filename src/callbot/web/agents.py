@@ -148,6 +148,18 @@ async def take(request: Request, call_sid: str, user: CurrentUser = Depends(agen
     return RedirectResponse(f"/agents?deja={quote(call_sid)}#deja", status_code=303)
 
 
+@router.post("/agents/calls/{call_sid}/release", dependencies=[Depends(verify_csrf)])
+async def release(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> Response:
+    """Undo a mistaken "Prendre l'appel": the call goes back to everyone's waiting list."""
+    released = await run_in_threadpool(handoffs.release_call, request.app.state.db, call_sid, user.username,
+                                       force=user.is_manager)
+    if not released:
+        raise HTTPException(status_code=409, detail="Cet appel ne peut pas être remis en attente "
+                                                    "(déjà terminé, ou pris par un collègue).")
+    await request.app.state.bus.publish("call.updated", {"call_sid": call_sid, "released_by": user.username})
+    return RedirectResponse("/agents", status_code=303)
+
+
 @router.get("/agents/calls/{call_sid}")
 def call_detail(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
     view = handoffs.get_handoff(request.app.state.db, call_sid)
