@@ -259,6 +259,7 @@ def test_satisfaction_note_when_enabled(demo_flows, demo_nlu):
     conv.hear("quelle est l'adresse de la mairie")
     ask = conv.hear("non merci au revoir")
     assert ask.end is None and ask.expect == "digits" and "1 à 5" in said(ask)
+    assert said(ask) in DialogEngine(flows, demo_nlu, lambda: now).fixed_prompts()
     note = conv.dtmf("4")
     assert note.satisfaction == 4 and note.end == "hangup" and note.outcome == "resolved"
 

@@ -98,7 +98,7 @@ class DialogEngine:
         texts.append(self.greeting_text(now))
         sat = self.flows.satisfaction
         if sat.enabled:
-            texts += [sat.question, sat.thanks]
+            texts += [self.renderer.render(sat.question, now), self.renderer.render(sat.thanks, now)]
         for intent in self.flows.intents if answers else ():
             if intent.topic is not None:  # "Vous voulez <label>, c'est bien ça ?" for each intent
                 label = intent.label or intent.id
