@@ -11,18 +11,26 @@ app = typer.Typer(help="callbot: the voice switchboard for French town halls.", 
 def serve(
     host: str | None = typer.Option(None, help="listen address (CALLBOT_HOST)"),
     port: int | None = typer.Option(None, help="listen port (CALLBOT_PORT)"),
+    workers: int = typer.Option(1, min=1, help="server processes (share the queue through the database; "
+                                                  "set CALLBOT_EVENTS_URL for live events across them)"),
 ) -> None:
     """Run the server: Twilio webhooks, media socket, agents' console and dashboard."""
     import uvicorn
 
-    from callbot.app import create_app
     from callbot.config import get_settings
     from callbot.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), ws_ping_interval=20, ws_ping_timeout=20)
+    common = {"host": host or settings.host, "port": port or settings.port,
+              "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20}
+    if workers > 1:
+        # Each process loads its own models once (see callbot.app.factory).
+        uvicorn.run("callbot.app:factory", factory=True, workers=workers, **common)
+    else:
+        from callbot.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
 
 
 from callbot.store.data_cli import erase, purge  # noqa: E402
