@@ -161,6 +161,10 @@ def test_keyboard_reaches_the_content_and_take_button(browser, live_console: Thr
             break
     else:
         pytest.fail("the take button is not reachable with the keyboard")
+    # A live update while the agent is on the button must not move the keyboard focus away.
+    queue_like_telephony(live_console, "CAkeys2", "Question sur le cimetière")
+    expect(page.locator("#appel-CAkeys2")).to_be_visible(timeout=10_000)
+    assert page.evaluate("document.activeElement.id") == "prendre-CAkeys"
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Vous avez pris cet appel")).to_be_visible()
     context.close()
