@@ -86,3 +86,15 @@ def test_eval_command_rejects_a_broken_file(tmp_path: Path) -> None:
     r = subprocess.run([*CALLBOT, "eval", "nlu", "--data", str(data)], env=ENV, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "bad.jsonl:2" in r.stderr
+
+
+def test_thresholds_in_effect_are_listed_and_flow_overrides_apply(tmp_path: Path) -> None:
+    import shutil
+
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+    (flows / "zz_seuils.yaml").write_text("nlu_thresholds: {answer: 0.9}\n", encoding="utf-8")
+    out = subprocess.run([*CALLBOT, "nlu", "--thresholds", "--flows", str(flows)], env=ENV,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    shown = json.loads(out)
+    assert shown["answer"] == 0.9 and {"confirm", "clarify_margin", "ood_guard"} <= shown.keys()

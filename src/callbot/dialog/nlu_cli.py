@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -25,12 +26,12 @@ def _load_nlu(flows_dir: Path | None):  # noqa: ANN202 - lazy import keeps `call
     settings = get_settings()
     path = flows_dir or settings.flows
     try:
-        flows = load_flows(path)
-    except FlowError as e:
+        nlu = Nlu.from_flows(load_flows(path))
+    except (FlowError, ValueError) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from e
     today = settings.now.date() if settings.now else None
-    return Nlu.from_flows(flows), today
+    return nlu, today
 
 
 def _read(nlu, text: str, today: date | None) -> dict:  # noqa: ANN001
@@ -44,9 +45,14 @@ def _read(nlu, text: str, today: date | None) -> dict:  # noqa: ANN001
 def nlu(
     text: str | None = typer.Argument(None, help="une phrase ; sans elle, une phrase par ligne sur stdin"),
     flows: Path | None = typer.Option(None, "--flows", help="répertoire des flows (CALLBOT_FLOWS)"),
+    thresholds: bool = typer.Option(False, "--thresholds",
+                                    help="affiche les seuils en vigueur (avec nlu_thresholds)"),
 ) -> None:
     """Compréhension seule : intention, thème, confiance, action et champs, en JSON."""
     engine, today = _load_nlu(flows)
+    if thresholds:
+        typer.echo(json.dumps(asdict(engine.thresholds), indent=2))
+        return
     if text is not None:
         typer.echo(json.dumps(_read(engine, text, today), ensure_ascii=False))
         return
