@@ -23,7 +23,9 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     common = {"host": host or settings.host, "port": port or settings.port,
-              "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20}
+              "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20,
+              # Live-update connections of the console would otherwise hold a restart for minutes.
+              "timeout_graceful_shutdown": 3}
     if workers > 1:
         # Each process loads its own models once (see callbot.app.factory).
         uvicorn.run("callbot.app:factory", factory=True, workers=workers, **common)

@@ -41,8 +41,8 @@ def stored(live_server, call_sid: str, *, settle_secs: float = 10.0) -> Call:
 
 def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None:
     summary = call(live_server, "+33611111111", [
-        WaitForBot(), Say("quels sont les horaires de la mairie"), WaitForBot(),
-        Say("non merci au revoir"), WaitForBot(),
+        WaitForBot(30), Say("quels sont les horaires de la mairie"), WaitForBot(30),
+        Say("non merci au revoir"), WaitForBot(30),
     ])
     assert summary.greeting_ms is not None  # speed is measured by bench/bench_call.py, not here
     assert summary.turns[0].first_audio_ms is not None
@@ -65,8 +65,8 @@ def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None
 
 
 def test_a_caller_asking_for_a_person_is_queued_with_the_transcript(live_server) -> None:
-    summary = call(live_server, "+33622222222", [WaitForBot(), Say("je voudrais parler à quelqu'un"),
-                                                  WaitForBot()])
+    summary = call(live_server, "+33622222222", [WaitForBot(30), Say("je voudrais parler à quelqu'un"),
+                                                  WaitForBot(30)])
     assert summary.outcome["verb"] == "enqueue"
     assert summary.outcome["target"]
     row = stored(live_server, summary.call_sid)
@@ -78,7 +78,7 @@ def test_a_caller_asking_for_a_person_is_queued_with_the_transcript(live_server)
 
 
 def test_keypad_zero_transfers_to_a_person(live_server) -> None:
-    summary = call(live_server, "+33644444444", [WaitForBot(), Dtmf("0"), WaitForBot()])
+    summary = call(live_server, "+33644444444", [WaitForBot(30), Dtmf("0"), WaitForBot(30)])
     assert summary.outcome["verb"] == "enqueue"
     row = stored(live_server, summary.call_sid)
     assert row.transfer_reason == TransferReason.ASKED_AGENT
@@ -86,7 +86,7 @@ def test_keypad_zero_transfers_to_a_person(live_server) -> None:
 
 
 def test_a_call_cut_mid_sentence_is_recorded_abandoned(live_server) -> None:
-    summary = call(live_server, "+33633333333", [WaitForBot(), Say("quels sont les horaires"), Hangup()])
+    summary = call(live_server, "+33633333333", [WaitForBot(30), Say("quels sont les horaires"), Hangup()])
     assert summary.hung_up_by == "caller"
     row = stored(live_server, summary.call_sid)
     assert row.outcome == Outcome.ABANDONED
@@ -95,7 +95,7 @@ def test_a_call_cut_mid_sentence_is_recorded_abandoned(live_server) -> None:
 
 def test_caller_speech_during_an_answer_clears_the_bots_audio(live_server) -> None:
     summary = call(live_server, "+33655555555", [
-        WaitForBot(), Say("quels sont les horaires de la mairie"),
+        WaitForBot(30), Say("quels sont les horaires de la mairie"),
         Wait(2.5),  # the answer is playing by now
         Say("attendez une seconde s'il vous plaît"), Hangup(),
     ])
