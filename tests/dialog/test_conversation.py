@@ -297,8 +297,8 @@ def test_fixed_prompts_hold_static_texts_only(engine_at, when):
     prompts = engine_at(when).fixed_prompts()
     assert "Quelle est votre question ?" in prompts
     assert any("assistant vocal automatique" in p for p in prompts)
-    assert any(p.startswith("L'acte de naissance se demande") and "Saint-Démo-sur-Loire" in p
-               for p in prompts)
+    assert "L'acte de naissance se demande à la mairie du lieu de naissance." in prompts
+    assert any(p.startswith("Si vous êtes né à Saint-Démo-sur-Loire") for p in prompts)
     assert not any("aujourd'hui jusqu'à" in p or "{" in p for p in prompts)
     assert len(prompts) == len(set(prompts))
 
@@ -312,3 +312,10 @@ def test_every_prompt_of_a_scripted_call_is_pre_synthesised_except_live_answers(
                conv.hear("merci"), conv.silence(), conv.silence()]
     spoken = [p.text for r in replies for p in r.prompts]
     assert spoken and all(t in fixed for t in spoken), [t for t in spoken if t not in fixed]
+    # A live answer: only its live sentence needs synthesis, the weekly hours are cached.
+    hours = engine.new_conversation()
+    hours.start()
+    live, *rest = hours.hear("la mairie est ouverte aujourd'hui").prompts
+    assert live.text.startswith("La mairie est fermée le dimanche") and live.text not in fixed
+    assert rest and all(p.text in fixed for p in rest)
+    assert rest[0].text.startswith("En temps normal, la mairie est ouverte du lundi")

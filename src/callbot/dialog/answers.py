@@ -37,6 +37,15 @@ def is_static(text: str) -> bool:
     return not any(m.group(1) in LIVE or (m.group(2) or "").startswith("$") for m in _VAR.finditer(text))
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def split_sentences(template: str) -> list[str]:
+    """An answer's sentences, spoken as separate prompts: the static ones come from the TTS cache
+    and only the live sentence ("ouverte aujourd'hui jusqu'à 17 heures") is synthesised."""
+    return [part for part in _SENTENCE_END.split(" ".join(template.split())) if part]
+
+
 def sentence_case(text: str) -> str:
     """Capitalise the first letter of each sentence (variables often start lower case)."""
     text = " ".join(text.split())

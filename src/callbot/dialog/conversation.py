@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from rapidfuzz import fuzz
 
+from callbot.dialog.answers import split_sentences
 from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.types import CallbackRequest, Prompt, Reply, Transfer, Understanding
@@ -381,25 +382,27 @@ class Conversation:
             u.action = "answer" if u.action in ("confirm", "clarify", "control", "fallback") else u.action
         if intent.topic == "hors_mairie":
             u.action = "out_of_scope"
-        text = self._answer_text(intent, slots)
+        texts = self._answer_texts(intent, slots)
         self.answered += 1
         if intent.transfer:
             reason = TransferReason.OUT_OF_SCOPE if intent.topic == "hors_mairie" else TransferReason.TOPIC
-            return self._transfer(u, reason, intent, [text] if text else [])
+            return self._transfer(u, reason, intent, texts)
         if intent.follow_up:
             self.pending = Pending(intent, slots, u)
             self.state = "follow_up"
-            prompts = [self._prompt(text), self._prompt(self._text(intent.follow_up.question, intent, slots))]
+            prompts = self._prompts(*texts, self._text(intent.follow_up.question, intent, slots))
             return self._reply(prompts, u.action, u, node="follow_up", expect="yes_no")
         self.state = "main"
-        return self._reply([self._prompt(text), self._prompt(p.anything_else)], u.action, u)
+        return self._reply(self._prompts(*texts, p.anything_else), u.action, u)
 
-    def _answer_text(self, intent: IntentDef, slots: dict[str, Any]) -> str:
+    def _answer_texts(self, intent: IntentDef, slots: dict[str, Any]) -> list[str]:
+        """The answer (or the variant for the caller's slot value), one rendered text per sentence."""
+        template = intent.answer or ""
         for slot, variants in intent.variants.items():
-            value = slots.get(slot)
-            if value in variants:
-                return self._text(variants[value], intent, slots)
-        return self._text(intent.answer or "", intent, slots)
+            if slots.get(slot) in variants:
+                template = variants[slots[slot]]
+                break
+        return [self._text(sentence, intent, slots) for sentence in split_sentences(template)]
 
     def _slot_value(self, name: str, stype: str, u: Understanding,
                     known: dict[str, Any] | None = None) -> Any:  # noqa: ANN401

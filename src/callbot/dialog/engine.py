@@ -9,7 +9,7 @@ from typing import Any
 
 from loguru import logger
 
-from callbot.dialog.answers import Renderer, is_static
+from callbot.dialog.answers import Renderer, is_static, split_sentences
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
 from callbot.dialog.types import Transfer, Understanding
@@ -103,14 +103,15 @@ class DialogEngine:
             if intent.topic is not None:  # "Vous voulez <label>, c'est bien ça ?" for each intent
                 label = intent.label or intent.id
                 texts.append(self.renderer.render(p.confirm.replace("{label}", label), now))
-            candidates = [intent.answer] if intent.answer else []
+            answers_ = [intent.answer] if intent.answer else []
             for variants in intent.variants.values():
-                candidates += variants.values()
+                answers_ += variants.values()
+            # Answers are spoken sentence by sentence; other texts whole.
+            candidates = [sentence for t in answers_ for sentence in split_sentences(t)]
             if intent.follow_up:
                 fu = intent.follow_up
                 candidates += [t for t in (fu.question, fu.if_yes, fu.if_no) if t]
-            for slot in intent.slots:
-                candidates.append(slot.question)
+            candidates += [slot.question for slot in intent.slots]
             for t in candidates:
                 if is_static(t):
                     texts.append(self.renderer.render(t, now, intent))
