@@ -6,15 +6,23 @@ import importlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callbot import __version__
 from callbot.config import Settings, get_settings
 from callbot.runtime import load_runtime
 
 STATIC = Path(__file__).parent / "web" / "static"
+
+ERROR_PAGES = {
+    403: ("Accès refusé", "Votre compte n'a pas accès à cette page."),
+    404: ("Page introuvable", "Cette page n'existe pas, ou l'élément demandé a été supprimé."),
+    405: ("Action impossible", "Cette adresse ne s'utilise pas ainsi."),
+}
 
 ROUTERS = (
     "callbot.telephony.routes",
@@ -55,6 +63,18 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """People get a French page; Twilio, scripts and live updates keep the JSON answer."""
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if exc.status_code in ERROR_PAGES and wants_html and not request.url.path.startswith("/twilio"):
+            from callbot.web.templating import templates
+
+            title, message = ERROR_PAGES[exc.status_code]
+            return templates.TemplateResponse(request, "error.html", {"title": title, "message": message},
+                                              status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
