@@ -68,12 +68,15 @@ def load_speech(runtime: Runtime) -> None:
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
     from callbot.speech.scripted import load_transcript_script
+    from callbot.speech.turns import build_hearing
     from callbot.speech.vosk_stt import load_vosk_model
 
     s = runtime.settings
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
     runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(),
                            s.tts_language)
+    # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
+    _timed(runtime, "turn_models", build_hearing, s)
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     # Fixed prompts are synthesised once and kept on disk, so the greeting starts at once. The
     # conversation prompts are ready before the first call; answers follow in the background.

@@ -19,7 +19,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from loguru import logger
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.turns.user_start import BaseUserTurnStartStrategy, VADUserTurnStartStrategy
@@ -30,6 +29,8 @@ from pipecat.turns.user_stop import (
 )
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from callbot.speech.shared_onnx import SharedSileroVADAnalyzer
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,10 @@ def build_stop_strategy(h: HearingSettings) -> BaseUserTurnStopStrategy:
     if h.use_smart_turn:
         try:
             from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-            from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
-            analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=h.turn_silence_secs))
+            from callbot.speech.shared_onnx import SharedSmartTurnAnalyzerV3
+
+            analyzer = SharedSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=h.turn_silence_secs))
             return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer, wait_for_transcript=False)
         except Exception:  # missing onnxruntime or model: a plain timeout still ends turns
             logger.exception("Smart Turn v3 unavailable: falling back to a {} s speech timeout",
@@ -77,7 +79,7 @@ def build_hearing(
     """The two processors that go before the recogniser, and the VAD's stop delay in seconds
     (the dialog subtracts it to time "caller stopped" → "bot answers")."""
     h = hearing or HearingSettings.from_settings(settings)
-    vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(
+    vad = VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(
         confidence=h.vad_confidence, start_secs=h.vad_start_secs, stop_secs=h.vad_stop_secs,
         min_volume=h.vad_min_volume,
     )))

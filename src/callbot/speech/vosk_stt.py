@@ -181,7 +181,15 @@ class VoskSTTService(STTService):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
         self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
         self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
-        self._rec = await self._in_thread(self._new_recognizer, None)
+        # Built in the call's Vosk thread without awaiting it (about 75 ms): the StartFrame, and so
+        # the greeting, must not wait. Audio that comes first is kept as pre-roll.
+        self._executor.submit(self._new_recognizer, None).add_done_callback(self._recognizer_ready)
+
+    def _recognizer_ready(self, future) -> None:  # noqa: ANN001
+        if future.exception() is None:
+            self._rec = future.result()
+        else:
+            logger.error("Vosk recogniser could not be created: {}", future.exception())
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
@@ -217,10 +225,7 @@ class VoskSTTService(STTService):
         await super().process_frame(frame, direction)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-        if self._rec is None:
-            yield None
-            return
-        if not self._in_turn:
+        if self._rec is None or not self._in_turn:
             self._keep_preroll(audio)
             yield None
             return
