@@ -215,6 +215,10 @@ def main() -> int:
         "server_startup_s": round(startup, 1), "server_load_secs": health.get("load_secs"),
         "caller_utterance_s": {t: round(v, 2) for t, v in caller_secs.items()},
         "outcomes": [s.outcome.get("verb") for s in summaries],
+        "per_call": [{"greeting_ms": s.greeting_ms, "hung_up_by": s.hung_up_by, "timeouts": s.timeouts,
+                      "turns": [[t.first_audio_ms, t.bot_was_speaking] for t in s.turns],
+                      "marks": [s.marks_sent_by_server, s.marks_echoed], "clears": s.clears,
+                      "unplayed_at_close_ms": s.unplayed_at_close_ms} for s in summaries],
         "violations": sum(len(s.violations) for s in summaries),
         "client_pacing_max_late_ms": max(s.pacing_max_late_ms for s in summaries),
         # Other work on the machine skews every figure above: reported so readers can judge.

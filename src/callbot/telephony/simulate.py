@@ -60,9 +60,6 @@ __all__ = ["CallSummary", "Dtmf", "Hangup", "Say", "SimulationError", "Step", "T
            "WaitForBot", "Wav", "place_call"]
 
 FRAME_SECS = FRAME_MS / 1000
-# The bot counts as done speaking after its audio has finished playing and this much quiet followed
-# (several sentences arrive as separate bursts).
-BOT_QUIET_SECS = 0.8
 HTTP_TIMEOUT_SECS = 15.0
 
 
@@ -311,7 +308,7 @@ class _MediaCall:
         step = item.step
         kind = step_kind(step)
         if isinstance(step, WaitForBot):
-            if not await self.wait_for_bot(step.timeout):
+            if not await self.wait_for_bot(step.timeout, step.quiet):
                 self.summary.timeouts.append(item.index)
             return
         if isinstance(step, Dtmf):
@@ -343,7 +340,7 @@ class _MediaCall:
             if now >= deadline:
                 return False
 
-    async def wait_for_bot(self, timeout: float) -> bool:
+    async def wait_for_bot(self, timeout: float, quiet: float) -> bool:
         ref = time.perf_counter()
         speaking_at_ref = self.playout.playing(ref)
 
@@ -352,7 +349,7 @@ class _MediaCall:
             heard = speaking_at_ref or (last is not None and last >= ref)
             if not heard or self.playout.playing(now):
                 return False
-            return now - max(self.playout.queued_until, last or ref) >= BOT_QUIET_SECS
+            return now - max(self.playout.queued_until, last or ref) >= quiet
 
         return await self.until(done, timeout)
 

@@ -36,9 +36,12 @@ class Wait:
 
 @dataclass(frozen=True)
 class WaitForBot:
-    """Silence until the bot has spoken and its audio has finished playing (or `timeout`)."""
+    """Silence until the bot has spoken, its audio has finished playing and `quiet` seconds followed
+    without more (a reply comes in segments; the next one is synthesised after the previous is heard),
+    or until `timeout`."""
 
     timeout: float = 60.0
+    quiet: float = 1.5
 
 
 @dataclass(frozen=True)
