@@ -41,9 +41,18 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 def split_sentences(template: str) -> list[str]:
-    """An answer's sentences, spoken as separate prompts: the static ones come from the TTS cache
-    and only the live sentence ("ouverte aujourd'hui jusqu'à 17 heures") is synthesised."""
-    return [part for part in _SENTENCE_END.split(" ".join(template.split())) if part]
+    """An answer cut where live and static sentences meet, each part spoken as its own prompt:
+    static parts come from the TTS cache and only the live part ("ouverte aujourd'hui jusqu'à
+    17 heures") is synthesised. A fully static answer stays one prompt (no gap between sentences)."""
+    parts: list[list[str]] = []
+    for sentence in _SENTENCE_END.split(" ".join(template.split())):
+        if not sentence:
+            continue
+        if parts and is_static(parts[-1][-1]) == is_static(sentence):
+            parts[-1].append(sentence)
+        else:
+            parts.append([sentence])
+    return [" ".join(p) for p in parts]
 
 
 def sentence_case(text: str) -> str:
