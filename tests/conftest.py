@@ -107,6 +107,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, prompt_cache_dir: Path
         flows=REPO / "flows", database_url=f"sqlite:///{db}", public_url=f"http://127.0.0.1:{port}",
         port=port, now=OPEN_TUESDAY, prompt_cache_dir=prompt_cache_dir, asr_script=asr_script_file,
         secret_key="test-secret", log_level="WARNING",
+        # Answers are synthesised when spoken: a background warm-up would compete with the calls.
+        warm_answers=False,
     )
     app, server, thread = start_server(settings)
     yield LiveServer(url=settings.public_url, settings=settings, app=app)

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
         finally:
             app.state.ready = False
             await app.state.bus.close()
-            runtime.db.engine.dispose()
+            runtime.close()
 
     app = FastAPI(title="callbot", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
             "version": __version__,
             "speech": runtime.speech_ready,
             "intents": len(runtime.dialog.flows.intents),
+            "answers_warming": runtime.warmer is not None and not runtime.warmer.done.is_set(),
             "load_secs": runtime.load_times,
         })
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     call_token_ttl_secs: int = 300
     prompt_cache_dir: Path = Path("var/prompt-cache")
+    # Synthesise the flows' static answers in the background after start-up (fixed prompts such
+    # as the greeting are always ready before the first call).
+    warm_answers: bool = True
     # Live events across processes: "memory", "postgres" (LISTEN/NOTIFY) or a redis:// URL.
     events_url: str = "memory"
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.

@@ -25,7 +25,13 @@ class Runtime:
     voice: Any = None  # callbot.speech.piper_tts.PiperVoiceEngine, one per process
     prompts: Any = None  # callbot.speech.prompt_cache.PromptCache
     asr_script: dict[str, list[str]] | None = None  # test seam, see speech/scripted.py
+    warmer: AnswerWarmer | None = None
     load_times: dict[str, float] = field(default_factory=dict)
+
+    def close(self) -> None:
+        if self.warmer is not None:
+            self.warmer.stop()
+        self.db.engine.dispose()
 
     @property
     def speech_ready(self) -> bool:
@@ -53,15 +59,45 @@ def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
     return _runtime
 
 
-def _warm_answers(runtime: Runtime) -> None:
-    """Synthesise the flows' static answers at the lowest CPU priority (calls come first)."""
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    try:
-        stats = runtime.prompts.warm(runtime.dialog.fixed_prompts())
-        logger.info("answers warmed in the background: {}", stats)
-    except Exception:  # a failed warm-up only costs latency later
-        logger.exception("background prompt synthesis failed")
+class AnswerWarmer:
+    """Synthesises the flows' static answers in the background, at the lowest CPU priority.
+
+    Calls come first: it works one text at a time and stops when the server shuts down (a
+    synthesis still running in a dying interpreter aborts the process).
+    """
+
+    def __init__(self, runtime: Runtime, texts: list[str]) -> None:
+        self._runtime = runtime
+        self._texts = texts
+        self._stop = threading.Event()
+        self.done = threading.Event()
+        self.synthesised = 0
+        self._thread = threading.Thread(target=self._run, name="prompt-warmer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        cache = self._runtime.prompts
+        try:
+            for text in self._texts:
+                if self._stop.is_set():
+                    return
+                if cache.get(text) is None:
+                    cache.get_or_synthesize(text)
+                    self.synthesised += 1
+            logger.info("answers warmed in the background: {} synthesised", self.synthesised)
+        except Exception:  # a failed warm-up only costs latency later
+            logger.exception("background prompt synthesis failed")
+        finally:
+            self.done.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
 
 def load_speech(runtime: Runtime) -> None:
@@ -82,7 +118,9 @@ def load_speech(runtime: Runtime) -> None:
     # conversation prompts are ready before the first call; answers follow in the background.
     prompts = runtime.dialog.fixed_prompts(answers=False)
     _timed(runtime, "prompt_cache", runtime.prompts.warm, prompts)
-    threading.Thread(target=_warm_answers, args=(runtime,), name="prompt-warmer", daemon=True).start()
+    if s.warm_answers:
+        runtime.warmer = AnswerWarmer(runtime, runtime.dialog.fixed_prompts())
+        runtime.warmer.start()
     if s.asr_script:
         runtime.asr_script = load_transcript_script(s.asr_script)
         logger.warning("CALLBOT_ASR_SCRIPT is set: transcripts come from {} (tests only)", s.asr_script)
