@@ -110,6 +110,7 @@ class Nlu:
                                descriptions=[describe(i) for i in self.intents])
         self.slot_matcher = SlotMatcher(slot_types or {})
         self._yes_no = np.array([i in YES_NO for i in self.ids])
+        self._control = np.array([self.topics[i] is None for i in self.ids])
 
     @classmethod
     def from_flows(cls, flows: Any) -> Nlu:  # noqa: ANN401 - callbot.dialog.flows.Flows
@@ -124,6 +125,18 @@ class Nlu:
         scores, feats = self.matcher.scores(norm)
         if expect == "yes_no":
             scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
+        u = self._read(text, norm, scores, feats, expect, today)
+        if expect == "speech" and u.intent is not None and self.topics[u.intent] is None and u.action not in (
+                "control", "repeat", "goodbye"):
+            # An unsure "oui"/"merci" inside a longer request ("c'est où exactement la mairie") is
+            # never acted on; the request's own subject is the better reading.
+            masked = self._read(text, norm, np.where(self._control, 0.0, scores), feats, expect, today)
+            if masked.intent is not None:
+                return masked
+        return u
+
+    def _read(self, text: str, norm: str, scores: np.ndarray, feats: Any, expect: str,  # noqa: ANN401
+              today: date | None) -> Understanding:
         order = np.argsort(-scores)
         ranked = [float(scores[i]) for i in order[:4]] + [0.0] * 4
         top = ranked[0]
@@ -136,7 +149,12 @@ class Nlu:
         intent = self.ids[order[0]]
         u = Understanding(text, intent, self.topics[intent], confs[0], "answer", norm, alternatives)
         u.slots = self._slots(norm, intent, today or date.today())
-        self._decide(u, top, top - ranked[1], feats, expect)
+        # Topic-level backoff: two intents of one topic competing leave the topic itself sure, so the
+        # bot asks which of them instead of giving up (and the topic is still reported).
+        topic = self.topics[intent]
+        others = [float(scores[i]) for i in order[1:8] if self.topics[self.ids[i]] != topic]
+        topic_conf = self.calibration.confidence(top, others[0] if others else 0.0)
+        self._decide(u, top, top - ranked[1], feats, expect, topic_conf)
         return u
 
     def _slots(self, norm: str, intent: str | None, today: date) -> dict[str, Any]:
@@ -155,7 +173,7 @@ class Nlu:
         return slots
 
     def _decide(self, u: Understanding, raw_top: float, raw_margin: float, feats: Any,  # noqa: ANN401
-                expect: str) -> None:
+                expect: str, topic_conf: float = 0.0) -> None:
         t = self.thresholds
         n_content = len(feats.words) + len(feats.unknown)
         if expect == "digits" and "digits" in u.slots and not (
@@ -176,6 +194,13 @@ class Nlu:
         if feats.known_share < t.in_domain_min and feats.known_mass < t.in_domain_mass and not yes_no_answer:
             return self._fallback(u, f"only {feats.known_share:.0%} of the words known < in-domain min "
                                      f"{t.in_domain_min:.0%}")
+        alt = u.alternatives[1] if len(u.alternatives) > 1 else None
+        if u.confidence < t.confirm and u.topic is not None and topic_conf >= t.confirm and (
+                alt and alt["topic"] == u.topic):
+            u.action = "clarify"
+            u.fallback_reason = (f"{top} {u.confidence:.2f} < confirm threshold {t.confirm:.2f} but topic "
+                                 f"{u.topic} {topic_conf:.2f}: ambiguous with {alt['intent']}")
+            return
         if u.confidence < t.confirm:
             return self._fallback(u, f"{top} {u.confidence:.2f} < confirm threshold {t.confirm:.2f}")
         if u.topic is None and u.confidence < t.answer:
