@@ -104,8 +104,8 @@ class CallSummary:
     pacing_max_late_ms: float = 0.0
     close: dict[str, Any] | None = None
     timeouts: list[int] = field(default_factory=list)
-    # Bot audio still queued when the server closed the stream: the caller never heard it (and its
-    # marks were never echoed). The server should wait for its last mark before closing.
+    # Bot audio still queued when the server closed the stream: the caller never heard it. Trailing
+    # silence counts too; marks still pending mean real speech was cut (wait for the last echo).
     unplayed_at_close_ms: float = 0.0
     marks_pending_at_close: int = 0
 

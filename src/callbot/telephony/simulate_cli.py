@@ -174,7 +174,7 @@ def describe(summary: CallSummary) -> str:
     lines.append(f"Fin : {final} (flux terminé par {who})")
     if summary.close and summary.close.get("code") not in (1000, 1001, 1005, None):
         lines.append(f"Fermeture du flux : code {summary.close['code']} {summary.close.get('reason') or ''}")
-    if summary.unplayed_at_close_ms:
+    if summary.marks_pending_at_close:
         unplayed = summary.unplayed_at_close_ms / 1000
         lines.append(f"Attention : le serveur a fermé le flux avec {unplayed:.1f} s "
                      f"de voix encore en attente (jamais entendue ; {summary.marks_pending_at_close} "
