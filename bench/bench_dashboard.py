@@ -72,7 +72,8 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
         app = create_app(
             Settings(database_url=url, secret_key="bench", now=NOW, log_level="WARNING"), speech=False
         )
-        out = {"backend": backend, "calls": size, "turns": result.turns, "seed_s": round(result.seconds, 1)}
+        out = {"backend": backend, "calls": size, "turns": result.turns, "seed_s": round(result.seconds, 1),
+               "rollup_s": round(result.rollup_seconds, 1)}
         with TestClient(app) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
@@ -113,7 +114,7 @@ def main() -> None:
                 if not args.json:
                     print(
                         f"{backend:10s} {size:>9,d} calls ({r['turns']:,d} turns) "
-                        f"seeded in {r['seed_s']:>6.1f} s | "
+                        f"seeded in {r['seed_s']:>6.1f} s + rollups {r['rollup_s']:>5.1f} s | "
                         f"/dashboard month {r['month_ms']:>7.1f} ms (cold {r['month_cold_ms']:.0f}) | "
                         f"year {r['year_ms']:>7.1f} ms (cold {r['year_cold_ms']:.0f}) | "
                         f"year+service {r['year_service_ms']:>7.1f} ms | "

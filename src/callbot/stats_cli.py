@@ -44,14 +44,15 @@ def stats(
     from callbot.store import stats as st
 
     db = _database()
-    end = _day(to, "--to") or get_settings().clock().astimezone(st.PARIS).date()
+    today = get_settings().clock().astimezone(st.PARIS).date()
+    end = _day(to, "--to") or today
     with db.session() as s:
         start = _day(from_, "--from") or st.first_call_day(s) or end
         try:
             period = st.Period(start, end, tuple(service), tuple(topic))
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--from/--to") from None
-        figures = st.compute(s, period)
+        figures = st.compute(s, period, today)
     data = st.as_json(figures)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -90,7 +91,8 @@ def seed(
     result = run_seed(db.engine, calls, days=days, seed=seed_, end=end)
     typer.echo(
         f"{result.calls} appels synthétiques, {result.turns} tours de parole, "
-        f"{result.callbacks} rappels créés en {result.seconds:.1f} s."
+        f"{result.callbacks} rappels créés en {result.seconds:.1f} s "
+        f"(résumés quotidiens du tableau de bord : {result.rollup_seconds:.1f} s)."
     )
 
 

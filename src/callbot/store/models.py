@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -146,3 +146,34 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # "agent" | "manager"
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DailyRollup(Base):
+    """Dashboard summary of one Paris calendar day (migration 0004_daily_rollups). Triggers on
+    calls, turns and callbacks set `stale` when a row of that day changes; see store/rollups.py."""
+
+    __tablename__ = "daily_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    utc_lo: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    utc_hi: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stale: Mapped[bool] = mapped_column(Boolean, default=True)
+    built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    figures: Mapped[str | None] = mapped_column(Text)  # JSON: see rollups.DaySummary
+    topics: Mapped[str | None] = mapped_column(Text)  # JSON: [[topic, intent, count], ...]
+
+
+class DailyUtterance(Base):
+    """Unrecognised caller wordings of one day, grouped by lower(trim(text)) (0004_daily_rollups)."""
+
+    __tablename__ = "daily_utterances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str | None] = mapped_column(String(24))
+    intent: Mapped[str | None] = mapped_column(String(80))
+    confidence_sum: Mapped[float | None] = mapped_column(Float)
+    confidence_n: Mapped[int] = mapped_column(Integer, default=0)

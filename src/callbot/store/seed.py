@@ -258,6 +258,7 @@ class SeedResult:
     turns: int
     callbacks: int
     seconds: float
+    rollup_seconds: float = 0.0  # building the daily summaries of the seeded past days
 
 
 def _slots(rng: random.Random, days: int, end: datetime, n: int) -> list[datetime]:
@@ -481,7 +482,15 @@ def seed(
         else:
             _executemany(conn, rows, counts, batch)
             conn.execute(text("ANALYZE"))
-    return SeedResult(counts["calls"], counts["turns"], counts["callbacks"], _time.perf_counter() - t0)
+    seconds = _time.perf_counter() - t0
+    # The inserts marked the seeded days stale (triggers): summarise them now, not on the first page.
+    from callbot.store import rollups
+
+    t1 = _time.perf_counter()
+    rollups.refresh(engine, end.astimezone(PARIS).date())
+    return SeedResult(
+        counts["calls"], counts["turns"], counts["callbacks"], seconds, _time.perf_counter() - t1
+    )
 
 
 TABLE_COLUMNS = {"calls": CALL_COLUMNS, "turns": TURN_COLUMNS, "callbacks": CALLBACK_COLUMNS}

@@ -416,6 +416,11 @@ def _histogram_distribution(s: Session, value, width: float, where: list, join=N
     if join is not None:
         q = q.select_from(join)
     rows = sorted((int(b), int(n), float(total or 0)) for b, n, total in s.execute(q.group_by(bucket)))
+    return distribution(rows)
+
+
+def distribution(rows: list) -> Distribution:
+    """Count, mean and p50/p95 from histogram rows (bucket, count, sum) sorted by bucket."""
     n = sum(r[1] for r in rows)
     if not n:
         return Distribution()
@@ -489,12 +494,28 @@ class UtteranceGroup:
 
 
 def unrecognised(
+    s: Session,
+    period: Period,
+    *,
+    threshold: float = 75.0,
+    limit: int = UNRECOGNISED_LIMIT,
+    today: date | None = None,
+) -> list[UtteranceGroup]:
+    """Caller turns answered by fallback/confirm/clarify, grouped by text, then grouped by
+    similarity so wordings of one need end up together. Unfiltered periods read the daily
+    summaries (store/rollups.py); filtered ones query the turns."""
+    if not (period.services or period.topics):
+        from callbot.store import rollups
+
+        rows = rollups.utterance_query(s, period.start, period.end, today or paris_today(), limit)
+        return group_utterances(rows, threshold)
+    return unrecognised_live(s, period, threshold=threshold, limit=limit)
+
+
+def unrecognised_live(
     s: Session, period: Period, *, threshold: float = 75.0, limit: int = UNRECOGNISED_LIMIT
 ) -> list[UtteranceGroup]:
-    """Caller turns answered by fallback/confirm/clarify, grouped by text in SQL, then grouped by
-    similarity (rapidfuzz token-sort ratio >= threshold) so wordings of one need end up together."""
-    from rapidfuzz import fuzz
-
+    """The live query over the turns of the period (filters join the calls)."""
     where, needs_call = _turn_filters(period)
     text = func.lower(func.trim(Turn.text)).label("t")
     q = (
@@ -513,9 +534,17 @@ def unrecognised(
     )
     if needs_call:
         q = q.select_from(Turn.__table__.join(Call.__table__, Call.id == Turn.call_id))
+    return group_utterances(s.execute(q), threshold)
+
+
+def group_utterances(rows, threshold: float = 75.0) -> list[UtteranceGroup]:  # noqa: ANN001
+    """Rows (text, count, reason, action, mean confidence, intent), most frequent first, grouped
+    by similarity (rapidfuzz token-sort ratio >= threshold)."""
+    from rapidfuzz import fuzz
+
     groups: list[UtteranceGroup] = []
     weights: list[float] = []
-    for t, n, reason, action, conf, intent in s.execute(q):
+    for t, n, reason, action, conf, intent in rows:
         n = int(n)
         for g in groups:
             if fuzz.token_sort_ratio(t, g.text) >= threshold:
@@ -585,9 +614,118 @@ class Figures:
         return sum(k * v for k, v in self.satisfaction.items()) / n if n else None
 
 
-def compute(s: Session, period: Period) -> Figures:
-    """Every figure, in as few scans as possible: one grouped query yields the totals, outcomes,
-    transfer reasons and satisfaction; one yields topics and intents with their trend."""
+def paris_today() -> date:
+    return datetime.now(PARIS).date()
+
+
+def compute(s: Session, period: Period, today: date | None = None) -> Figures:
+    """Every figure of the period. Unfiltered: from the daily summaries of past days plus a live
+    summary of today (store/rollups.py); with a service or topic filter: live queries."""
+    if period.services or period.topics:
+        return compute_live(s, period)
+    return compute_from_rollups(s, period, today or paris_today())
+
+
+def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
+    from callbot.store import rollups
+
+    days = rollups.summaries(s, period.start, period.end, today)
+    rows: dict[tuple, int] = {}
+    heat = [[0] * 24 for _ in range(7)]
+    series: list[DayRow] = []
+    hists: dict[str, dict[int, list]] = {"durations": {}, "queue_waits": {}, "latency": {}}
+    current: dict[tuple, int] = {}
+    callbacks = 0
+    peak_n, peak_at = 0, None
+    carry: list = []
+    for d in days:
+        row = DayRow(d.day)
+        for o, r, h, sat, n in d.breakdown:
+            key = (o, r, bool(h), sat)
+            rows[key] = rows.get(key, 0) + n
+            row.calls += n
+            if o == Outcome.RESOLVED:
+                row.resolved += n
+            elif o == Outcome.TRANSFERRED:
+                row.transferred += n
+            elif o == Outcome.ABANDONED:
+                row.abandoned += n
+        series.append(row)
+        weekday = heat[d.day.weekday()]
+        for hour, n in d.hours.items():
+            weekday[int(hour)] += n
+        for name, merged in hists.items():
+            for b, n, total in getattr(d, name):
+                m = merged.get(b)
+                if m is None:
+                    merged[b] = [n, total]
+                else:
+                    m[0] += n
+                    m[1] += total
+        for topic, intent, n in d.topics:
+            current[(topic, intent)] = current.get((topic, intent), 0) + n
+        callbacks += d.callbacks
+        # Peak: calls of earlier days still running add to the day's own peak; when one of them
+        # ends during the day, the day is swept live (rare: calls across midnight).
+        ws, we = rollups.day_bounds(d.day)
+        carry = [e for e in carry if e is None or e > ws]
+        if any(e is not None and e < we for e in carry):
+            n, at = rollups.live_day_peak(s, d.day, carry)
+        elif d.peak:
+            n, at = d.peak[0] + len(carry), d.peak[1]
+        else:
+            n, at = 0, None
+        if n > peak_n:
+            peak_n, peak_at = n, at
+        carry += d.open_ends
+    prev = period.previous()
+    previous: dict[tuple, int] = {}
+    for topic, intent, n in rollups.topic_counts(s, prev.start, prev.end, today):
+        previous[(topic, intent)] = previous.get((topic, intent), 0) + n
+    topics, intents = _rank(current, previous)
+    b = Breakdown([(o, r, h, sat, n) for (o, r, h, sat), n in rows.items()])
+    dist = {k: distribution(sorted((bk, n, total) for bk, (n, total) in v.items())) for k, v in hists.items()}
+    return Figures(
+        period=period,
+        totals=b.totals(callbacks),
+        outcomes=b.outcomes(),
+        transfers=b.transfers(),
+        series=TimeSeries(days=series, heatmap=heat),
+        peak=(peak_n, peak_at) if peak_n else (0, None),
+        topics=topics,
+        intents=intents,
+        unrecognised=unrecognised(s, period, today=today),
+        durations=dist["durations"],
+        queue_waits=dist["queue_waits"],
+        latency=dist["latency"],
+        satisfaction=b.satisfaction(),
+    )
+
+
+def _rank(
+    current: dict[tuple, int], previous: dict[tuple, int], topic_limit: int = 20, intent_limit: int = 30
+) -> tuple[list[Ranked], list[Ranked]]:
+    """Topics and intents ranked as ranked_topics_and_intents does, from (topic, intent) counts."""
+    topics: dict[str, list[int]] = {}
+    intents: dict[str, list] = {}
+    for idx, counts in ((0, current), (1, previous)):
+        for (topic, intent), n in sorted(counts.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
+            if topic is not None:
+                topics.setdefault(topic, [0, 0])[idx] += n
+            if intent is not None:
+                i = intents.setdefault(intent, [topic, 0, 0])
+                i[1 + idx] += n
+    ranked_t = sorted((Ranked(k, k, c, p) for k, (c, p) in topics.items()), key=lambda r: (-r.count, r.key))
+    ranked_i = sorted(
+        (Ranked(k, t, c, p) for k, (t, c, p) in intents.items()), key=lambda r: (-r.count, r.key)
+    )
+    return ranked_t[:topic_limit], ranked_i[:intent_limit]
+
+
+def compute_live(s: Session, period: Period) -> Figures:
+    """Every figure straight from the calls, in as few scans as possible: one grouped query yields
+    the totals, outcomes, transfer reasons and satisfaction; one yields topics and intents with
+    their trend. The reference the daily summaries are tested against."""
     b = breakdown(s, period)
     topics, intents = ranked_topics_and_intents(s, period)
     return Figures(
@@ -599,7 +737,7 @@ def compute(s: Session, period: Period) -> Figures:
         peak=peak_simultaneous(s, period),
         topics=topics,
         intents=intents,
-        unrecognised=unrecognised(s, period),
+        unrecognised=unrecognised_live(s, period),
         durations=call_durations(s, period),
         queue_waits=queue_waits(s, period),
         latency=response_latency(s, period),
@@ -608,12 +746,19 @@ def compute(s: Session, period: Period) -> Figures:
 
 
 def services(s: Session) -> list[str]:
-    return [
-        v
-        for v in s.scalars(
-            select(Call.service).where(Call.service.is_not(None)).distinct().order_by(Call.service)
+    """Distinct services, one index probe each (ix_calls_service_started) instead of a full scan."""
+    from sqlalchemy import text
+
+    rows = s.execute(
+        text(
+            "WITH RECURSIVE svc(v) AS ("
+            " SELECT min(service) FROM calls"
+            " UNION ALL"
+            " SELECT (SELECT min(service) FROM calls WHERE service > svc.v) FROM svc WHERE svc.v IS NOT NULL"
+            ") SELECT v FROM svc WHERE v IS NOT NULL"
         )
-    ]
+    )
+    return [v for (v,) in rows]
 
 
 def first_call_day(s: Session) -> date | None:

@@ -85,14 +85,14 @@ def _sort_link(q: Query, table: str, key: str) -> tuple[str, str | None]:
 
 def _figures(request: Request, period: st.Period) -> st.Figures:
     with request.app.state.db.session() as s:
-        return st.compute(s, period)
+        return st.compute(s, period, _today(request))
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
     q = parse_query(request)
     with request.app.state.db.session() as s:
-        figures = st.compute(s, q.period)
+        figures = st.compute(s, q.period, _today(request))
         services = st.services(s)
     tables = {}
     for name, t in TABLES.items():
@@ -159,7 +159,7 @@ def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN00
     and `intention` the intent they go under."""
     q = parse_query(request)
     with request.app.state.db.session() as s:
-        groups = st.unrecognised(s, q.period)
+        groups = st.unrecognised(s, q.period, today=_today(request))
     picked = {int(v) for v in request.query_params.getlist("groupe") if v.isdigit()}
     if picked:
         groups = [g for i, g in enumerate(groups, 1) if i in picked]
