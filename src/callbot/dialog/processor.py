@@ -99,7 +99,7 @@ class DialogProcessor(FrameProcessor):
         on_expect: Callable[[str], None] | None = None,
         vad_stop_secs: float = 0.0,
         no_audio_secs: float = 15.0,
-        mark_grace_secs: float = 3.0,
+        mark_grace_secs: float = 30.0,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         super().__init__(**kwargs)
@@ -259,7 +259,9 @@ class DialogProcessor(FrameProcessor):
         if self._speaking and self._awaited_mark is None:
             await self._segment_heard()  # no marks on this transport: the audio ending is all we know
         elif self._speaking:
-            self._arm_watchdog(self._mark_grace_secs)  # the echo should follow the audio closely
+            # pipecat sends audio ahead of playback, so the echo can come long after the last byte
+            # left; waiting is safe (Twilio always echoes, at once after a `clear`).
+            self._arm_watchdog(self._mark_grace_secs)
         elif not self._ending and self._reply is not None and not self._user_speaking:
             # Interrupted, then nothing came: wait for the caller as after a full reply.
             self._arm_idle(self._reply.no_input_timeout)
