@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from callbot.dialog.nlu_background import BACKGROUND
 from callbot.dialog.nlu_matcher import Matcher
 from callbot.dialog.normalize import normalize
 from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extract_time
@@ -43,6 +44,7 @@ class Thresholds:
     answer_known_min: float = 0.75  # IDF-weighted share of known words needed to answer without asking
     emergency: float = 0.30  # an emergency is acted on at this lower confidence
     yes_no_boost: float = 1.35  # when a yes/no is expected, oui/non scores are multiplied by this
+    background_margin: float = 0.0  # everyday-talk similarity above the flows' by more: out of domain
     snap_min: float = 80.0  # rapidfuzz ratio to snap a misheard word onto a known word
 
     @classmethod
@@ -108,6 +110,9 @@ class Nlu:
         examples = [(ex, n) for n, i in enumerate(self.intents) for ex in i.examples]
         self.matcher = Matcher(examples, len(self.intents), snap_min=self.thresholds.snap_min,
                                descriptions=[describe(i) for i in self.intents])
+        # Everything the flows know (class 0) against everyday talk (class 1): out-of-domain check.
+        self.background = Matcher([(ex, 0) for ex, _ in examples] + [(b, 1) for b in BACKGROUND], 2,
+                                  snap_min=self.thresholds.snap_min)
         self.slot_matcher = SlotMatcher(slot_types or {})
         self._yes_no = np.array([i in YES_NO for i in self.ids])
         self._control = np.array([self.topics[i] is None for i in self.ids])
@@ -123,10 +128,13 @@ class Nlu:
         if not norm:
             return Understanding(text, None, None, 0.0, "fallback", norm, fallback_reason="empty")
         scores, feats = self.matcher.scores(norm)
+        # On the words as repaired against the flows' vocabulary (one fuzzy pass is enough).
+        repaired = " ".join(feats.words + feats.unknown)
+        feats.background = float(np.subtract(*self.background.scores(repaired, repair=False)[0][::-1]))
         if expect == "yes_no":
             scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
         u = self._read(text, norm, scores, feats, expect, today)
-        if expect == "speech" and u.intent is not None and self.topics[u.intent] is None and u.action not in (
+        if expect == "speech" and self._control[int(np.argmax(scores))] and u.action not in (
                 "control", "repeat", "goodbye"):
             # An unsure "oui"/"merci" inside a longer request ("c'est où exactement la mairie") is
             # never acted on; the request's own subject is the better reading.
@@ -188,6 +196,9 @@ class Nlu:
         if not n_content and raw_top <= 0:
             return self._fallback(u, "no in-domain words")
         top = f"top intent {u.intent}"
+        if feats.background > t.background_margin and expect == "speech":
+            return self._fallback(u, f"{top}: closer to everyday talk than to the flows "
+                                     f"(by {feats.background:.2f} > {t.background_margin:.2f})")
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")
         yes_no_answer = expect == "yes_no" and u.intent in YES_NO

@@ -59,6 +59,7 @@ class Features:
     char: Counter
     known_share: float = 1.0  # IDF-weighted share of the content words the examples know
     known_mass: float = 0.0  # IDF mass of the known words, in units of one single-intent word
+    background: float = 0.0  # similarity to everyday talk minus similarity to the flows (nlu_background)
 
 
 class Vocabulary:
@@ -234,8 +235,9 @@ class Matcher:
         np.maximum.at(best, self.labels, sims.astype(np.float32))
         return best
 
-    def scores(self, normalized: str) -> tuple[np.ndarray, Features]:
-        feats = featurize(normalized, self.vocab)
+    def scores(self, normalized: str, repair: bool = True) -> tuple[np.ndarray, Features]:
+        """`repair=False`: the words were already repaired (by another matcher); use them as they are."""
+        feats = featurize(normalized, self.vocab if repair else None)
         known = sum(self.word.idf[i] for w in feats.words if (i := self.word.index.get(stem(w))) is not None)
         unknown = self.word.unknown_idf * len(feats.unknown)
         feats.known_share = known / (known + unknown) if known + unknown > 0 else 1.0
