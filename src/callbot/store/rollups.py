@@ -23,10 +23,12 @@ How a summary is kept right:
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+import numpy as np
 from sqlalchemy import Date, Engine, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -65,7 +67,7 @@ class DaySummary:
     breakdown: list = field(default_factory=list)  # [outcome, reason, hung_up 0/1, satisfaction, n]
     hours: dict[int, int] = field(default_factory=dict)  # Paris hour → calls
     topics: list = field(default_factory=list)  # [topic, intent, n]
-    durations: list = field(default_factory=list)  # [bucket, n, sum]
+    durations: list = field(default_factory=list)  # [bucket, n, sum], sorted by bucket
     queue_waits: list = field(default_factory=list)
     latency: list = field(default_factory=list)
     callbacks: int = 0
@@ -77,9 +79,9 @@ class DaySummary:
             {
                 "bd": self.breakdown,
                 "h": sorted(self.hours.items()),
-                "dur": self.durations,
-                "qw": self.queue_waits,
-                "lat": self.latency,
+                "dur": _pack(self.durations),
+                "qw": _pack(self.queue_waits),
+                "lat": _pack(self.latency),
                 "cb": self.callbacks,
                 "pk": [self.peak[0], self.peak[1].isoformat()] if self.peak else None,
                 "open": [e.isoformat() if e else None for e in self.open_ends],
@@ -97,13 +99,53 @@ class DaySummary:
             breakdown=d["bd"],
             hours=dict(d["h"]),
             topics=json.loads(topics) if topics else [],
-            durations=d["dur"],
-            queue_waits=d["qw"],
-            latency=d["lat"],
+            durations=_unpack(d["dur"]),
+            queue_waits=_unpack(d["qw"]),
+            latency=_unpack(d["lat"]),
             callbacks=d["cb"],
             peak=(pk[0], datetime.fromisoformat(pk[1])) if pk else None,
             open_ends=[datetime.fromisoformat(e) if e else None for e in d["open"]],
         )
+
+
+Histogram = tuple  # (buckets int64, counts int64, sums float64) numpy arrays
+
+
+def _pack(rows: list | Histogram) -> str:
+    """Histogram rows as base64 of packed arrays: a year of them decodes in milliseconds, where
+    JSON numbers took a third of a second to parse."""
+    b, n, total = as_arrays(rows)
+    return "|".join(base64.b64encode(a.tobytes()).decode() for a in (b, n, total))
+
+
+def _unpack(text: str) -> Histogram:
+    b, n, total = (base64.b64decode(part) for part in text.split("|"))
+    return np.frombuffer(b, np.int64), np.frombuffer(n, np.int64), np.frombuffer(total, np.float64)
+
+
+def as_arrays(rows: list | Histogram) -> Histogram:
+    if isinstance(rows, tuple):
+        return rows
+    return (
+        np.array([r[0] for r in rows], np.int64),
+        np.array([r[1] for r in rows], np.int64),
+        np.array([r[2] for r in rows], np.float64),
+    )
+
+
+def merge_histograms(parts: list) -> list[tuple[int, int, float]]:
+    """Sum per bucket over days → rows (bucket, count, sum) sorted by bucket."""
+    arrays = [as_arrays(p) for p in parts]
+    arrays = [a for a in arrays if len(a[0])]
+    if not arrays:
+        return []
+    b = np.concatenate([a[0] for a in arrays])
+    lo = int(b.min())
+    idx = b - lo
+    n = np.bincount(idx, weights=np.concatenate([a[1] for a in arrays]).astype(np.float64))
+    total = np.bincount(idx, weights=np.concatenate([a[2] for a in arrays]))
+    nz = np.nonzero(n)[0]
+    return [(int(i) + lo, int(n[i]), float(total[i])) for i in nz]
 
 
 # --- Paris day of a timestamp, in SQL -------------------------------------------------------------

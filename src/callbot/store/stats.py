@@ -633,7 +633,7 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
     rows: dict[tuple, int] = {}
     heat = [[0] * 24 for _ in range(7)]
     series: list[DayRow] = []
-    hists: dict[str, dict[int, list]] = {"durations": {}, "queue_waits": {}, "latency": {}}
+    hists: dict[str, list] = {"durations": [], "queue_waits": [], "latency": []}
     current: dict[tuple, int] = {}
     callbacks = 0
     peak_n, peak_at = 0, None
@@ -654,14 +654,8 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
         weekday = heat[d.day.weekday()]
         for hour, n in d.hours.items():
             weekday[int(hour)] += n
-        for name, merged in hists.items():
-            for b, n, total in getattr(d, name):
-                m = merged.get(b)
-                if m is None:
-                    merged[b] = [n, total]
-                else:
-                    m[0] += n
-                    m[1] += total
+        for name, parts in hists.items():
+            parts.append(getattr(d, name))
         for topic, intent, n in d.topics:
             current[(topic, intent)] = current.get((topic, intent), 0) + n
         callbacks += d.callbacks
@@ -684,7 +678,7 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
         previous[(topic, intent)] = previous.get((topic, intent), 0) + n
     topics, intents = _rank(current, previous)
     b = Breakdown([(o, r, h, sat, n) for (o, r, h, sat), n in rows.items()])
-    dist = {k: distribution(sorted((bk, n, total) for bk, (n, total) in v.items())) for k, v in hists.items()}
+    dist = {k: distribution(rollups.merge_histograms(v)) for k, v in hists.items()}
     return Figures(
         period=period,
         totals=b.totals(callbacks),
