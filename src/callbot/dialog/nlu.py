@@ -128,9 +128,8 @@ class Nlu:
         if not norm:
             return Understanding(text, None, None, 0.0, "fallback", norm, fallback_reason="empty")
         scores, feats = self.matcher.scores(norm)
-        # On the words as repaired against the flows' vocabulary (one fuzzy pass is enough).
-        repaired = " ".join(feats.words + feats.unknown)
-        feats.background = float(np.subtract(*self.background.scores(repaired, repair=False)[0][::-1]))
+        # With its own repair: snapped onto the flows' words alone, "la poste" would become "les pots".
+        feats.background = float(np.subtract(*self.background.scores(norm)[0][::-1]))
         if expect == "yes_no":
             scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
         u = self._read(text, norm, scores, feats, expect, today)

@@ -98,5 +98,45 @@ ma fille a mal aux dents
 j'ai mal à la tête
 je suis fatigué en ce moment
 la lessive tache mon linge
+la poste ouvre à quelle heure
+les horaires de la banque
+à quelle heure commence la messe dimanche
+le cabinet médical est ouvert le samedi
+le centre commercial ferme à quelle heure
+la boulangerie est fermée le lundi
+le marché de noël c'est quel week-end
+les horaires du garage automobile
+mon colis est au bureau de poste
+je voudrais un rendez-vous chez le médecin
+mon vétérinaire est fermé
+je dois faire la vidange de ma voiture
+mes pneus sont crevés
+la batterie de ma voiture est à plat
+ma chaudière fait un bruit bizarre
+j'ai une fuite sous l'évier
+comment déboucher un lavabo
+quelle peinture pour une chambre
+tailler mes rosiers
+mon chat est malade
+les vaccins de mon chien
+ma fille a de la fièvre
+je cherche une baby-sitter pour ce soir
+les devoirs de mon fils en maths
+on part en vacances en espagne
+un camping avec piscine
+le prix d'un billet d'avion
+les soldes d'hiver commencent quand
+un cadeau d'anniversaire pour mon mari
+les informations du jour
+qui est le président de la république
+combien font deux plus deux
+parle-moi de toi
+j'aime pas le lundi
+je veux juste discuter
+c'est une blague
+vous êtes une intelligence artificielle
+je vous entends mal il y a de la friture
+je teste juste le numéro
+rappelez-moi plus tard je suis occupé
 """
 BACKGROUND = [line for line in _BACKGROUND_TEXT.splitlines() if line.strip()]

@@ -235,9 +235,8 @@ class Matcher:
         np.maximum.at(best, self.labels, sims.astype(np.float32))
         return best
 
-    def scores(self, normalized: str, repair: bool = True) -> tuple[np.ndarray, Features]:
-        """`repair=False`: the words were already repaired (by another matcher); use them as they are."""
-        feats = featurize(normalized, self.vocab if repair else None)
+    def scores(self, normalized: str) -> tuple[np.ndarray, Features]:
+        feats = featurize(normalized, self.vocab)
         known = sum(self.word.idf[i] for w in feats.words if (i := self.word.index.get(stem(w))) is not None)
         unknown = self.word.unknown_idf * len(feats.unknown)
         feats.known_share = known / (known + unknown) if known + unknown > 0 else 1.0
