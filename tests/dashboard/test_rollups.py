@@ -136,3 +136,16 @@ def test_seeded_history_month_and_year_equal_live(backend: str, tmp_path, reques
         assert rolled["calls"] > 0
         assert rolled == live
     db.engine.dispose()
+
+
+def test_days_that_cannot_be_built_are_read_live(known_db, monkeypatch) -> None:  # noqa: ANN001
+    from sqlalchemy.exc import OperationalError
+
+    from callbot.store import rollups
+
+    def locked(*_a: object) -> None:
+        raise OperationalError("build", {}, Exception("lock timeout"))
+
+    monkeypatch.setattr(rollups, "build", locked)
+    rolled, live = both(known_db)
+    assert rolled == live and rolled["calls"] == 6 and fresh_days(known_db) == 0

@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
+from loguru import logger as log
 from sqlalchemy import Date, Engine, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from callbot.store.models import Call, Callback, DailyRollup, DailyUtterance, Turn
@@ -429,7 +431,10 @@ def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
         if start + timedelta(days=i) not in fresh
     ]
     for a, b in _ranges(missing):
-        build(_engine(s), a, b)
+        try:
+            build(_engine(s), a, b)
+        except DBAPIError as e:  # a lock timeout or deadlock: these days are read live this time
+            log.warning("résumés quotidiens {}..{} non construits : {}", a, b, e)
     return missing
 
 
@@ -442,10 +447,16 @@ def summaries(s: Session, start: date, end: date, today: date) -> list[DaySummar
         ensure_fresh(s, start, past_end)
         for d, figures, topics in s.execute(
             select(DailyRollup.day, DailyRollup.figures, DailyRollup.topics).where(
-                DailyRollup.day.between(start, past_end)
+                DailyRollup.day.between(start, past_end),
+                DailyRollup.stale.is_(False),
+                DailyRollup.figures.is_not(None),
             )
         ):
             out[_as_date(d)] = DaySummary.from_json(_as_date(d), figures, topics)
+        # Days that could not be built, or changed again since: summarised live.
+        gaps = [start + timedelta(days=i) for i in range((past_end - start).days + 1)]
+        for a, b in _ranges([d for d in gaps if d not in out]):
+            out.update(summarise(s, a, b))
     live_start = max(start, today)
     if live_start <= end:
         out.update(summarise(s, live_start, end))
