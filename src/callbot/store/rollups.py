@@ -445,14 +445,7 @@ def summaries(s: Session, start: date, end: date, today: date) -> list[DaySummar
     past_end = min(end, today - timedelta(days=1))
     if start <= past_end:
         ensure_fresh(s, start, past_end)
-        for d, figures, topics in s.execute(
-            select(DailyRollup.day, DailyRollup.figures, DailyRollup.topics).where(
-                DailyRollup.day.between(start, past_end),
-                DailyRollup.stale.is_(False),
-                DailyRollup.figures.is_not(None),
-            )
-        ):
-            out[_as_date(d)] = DaySummary.from_json(_as_date(d), figures, topics)
+        out.update(_stored(s, start, past_end))
         # Days that could not be built, or changed again since: summarised live.
         gaps = [start + timedelta(days=i) for i in range((past_end - start).days + 1)]
         for a, b in _ranges([d for d in gaps if d not in out]):
@@ -463,19 +456,75 @@ def summaries(s: Session, start: date, end: date, today: date) -> list[DaySummar
     return [out[start + timedelta(days=i)] for i in range((end - start).days + 1)]
 
 
+# Decoded summaries by (database, day), valid while the row's built_at is unchanged: a stored
+# summary never changes, a rebuild writes a new one with a new built_at.
+_CACHE: dict[tuple[str, date], tuple[object, DaySummary]] = {}
+CACHE_DAYS = 5000
+
+
+def _stored(s: Session, start: date, end: date) -> dict[date, DaySummary]:
+    """The fresh stored summaries of start..end, decoded once per build."""
+    db = str(_engine(s).url)
+    versions = {
+        _as_date(d): built
+        for d, built in s.execute(
+            select(DailyRollup.day, DailyRollup.built_at).where(
+                DailyRollup.day.between(start, end),
+                DailyRollup.stale.is_(False),
+                DailyRollup.figures.is_not(None),
+            )
+        )
+    }
+    out: dict[date, DaySummary] = {}
+    for d, built in versions.items():
+        hit = _CACHE.get((db, d))
+        if hit is not None and hit[0] == built:
+            out[d] = hit[1]
+    todo = [d for d in versions if d not in out]
+    for a, b in _ranges(sorted(todo)):
+        for d, built, figures, topics in s.execute(
+            select(DailyRollup.day, DailyRollup.built_at, DailyRollup.figures, DailyRollup.topics).where(
+                DailyRollup.day.between(a, b), DailyRollup.stale.is_(False), DailyRollup.figures.is_not(None)
+            )
+        ):
+            d = _as_date(d)
+            out[d] = DaySummary.from_json(d, figures, topics)
+            if len(_CACHE) >= CACHE_DAYS:
+                _CACHE.clear()
+            _CACHE[(db, d)] = (built, out[d])
+    return out
+
+
+def _plan(s: Session, start: date, end: date, today: date) -> tuple[bool, list[tuple[date, date]]]:
+    """Build what is missing; returns (some past days are stored, day ranges to read live)."""
+    live: list[tuple[date, date]] = []
+    past_end = min(end, today - timedelta(days=1))
+    stored = start <= past_end
+    if stored:
+        ensure_fresh(s, start, past_end)
+        fresh = set(map(_as_date, s.scalars(_fresh_days(start, past_end))))
+        gaps = [start + timedelta(days=i) for i in range((past_end - start).days + 1)]
+        live = _ranges([d for d in gaps if d not in fresh])
+    if max(start, today) <= end:
+        live.append((max(start, today), end))
+    return stored, live
+
+
+def _fresh_days(start: date, end: date):  # noqa: ANN202
+    return select(DailyRollup.day).where(
+        DailyRollup.day.between(start, end), DailyRollup.stale.is_(False), DailyRollup.figures.is_not(None)
+    )
+
+
 def topic_counts(s: Session, start: date, end: date, today: date) -> list:
     """[(topic, intent, n)] over days start..end (the previous period of a trend)."""
     rows: list = []
-    past_end = min(end, today - timedelta(days=1))
-    if start <= past_end:
-        ensure_fresh(s, start, past_end)
-        for (topics,) in s.execute(
-            select(DailyRollup.topics).where(DailyRollup.day.between(start, past_end))
-        ):
-            rows.extend(json.loads(topics) if topics else [])
-    live_start = max(start, today)
-    if live_start <= end:
-        for sm in summarise(s, live_start, end).values():
+    stored, live = _plan(s, start, end, today)
+    if stored:
+        for sm in _stored(s, start, min(end, today - timedelta(days=1))).values():
+            rows.extend(sm.topics)
+    for a, b in live:
+        for sm in summarise(s, a, b).values():
             rows.extend(sm.topics)
     return rows
 
@@ -485,9 +534,8 @@ def utterance_query(s: Session, start: date, end: date, today: date, limit: int)
     frequent first: stored days plus today's turns, merged and ordered in SQL (same collation)."""
     st = _stats()
     parts = []
-    past_end = min(end, today - timedelta(days=1))
-    if start <= past_end:
-        ensure_fresh(s, start, past_end)
+    stored, live = _plan(s, start, end, today)
+    if stored:
         u = DailyUtterance
         parts.append(
             select(
@@ -498,11 +546,10 @@ def utterance_query(s: Session, start: date, end: date, today: date, limit: int)
                 u.intent.label("intent"),
                 u.confidence_sum.label("cs"),
                 u.confidence_n.label("cn"),
-            ).where(u.day.between(start, past_end))
+            ).where(u.day.between(start, end), u.day.in_(_fresh_days(start, min(end, today))))
         )
-    live_start = max(start, today)
-    if live_start <= end:
-        lo, hi = st.Period(live_start, end).bounds()
+    for a, b in live:
+        lo, hi = st.Period(a, b).bounds()
         text = func.lower(func.trim(Turn.text))
         parts.append(
             select(
