@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from callbot.store.models import Call, Outcome, TransferReason
 from callbot.telephony.simulate import place_call
-from callbot.telephony.simulate_steps import Dtmf, Hangup, Say, Wait, WaitForBot
+from callbot.telephony.simulate_steps import Dtmf, Hangup, Say, Wait, WaitForBot, WaitForBotAudio
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ def test_a_call_cut_mid_sentence_is_recorded_abandoned(live_server) -> None:
 def test_caller_speech_during_an_answer_clears_the_bots_audio(live_server) -> None:
     summary = call(live_server, "+33655555555", [
         WaitForBot(30), Say("quels sont les horaires de la mairie"),
-        Wait(2.5),  # the answer is playing by now
+        WaitForBotAudio(), Wait(0.5),  # the answer is playing
         Say("attendez une seconde s'il vous plaît"), Hangup(),
     ])
     assert summary.clears >= 1

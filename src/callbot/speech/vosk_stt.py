@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -137,6 +137,7 @@ class VoskSTTService(STTService):
                                 else VADUserStoppedSpeakingFrame)
         self._executor: ThreadPoolExecutor | None = None
         self._rec: vosk.KaldiRecognizer | None = None
+        self._rec_future: Future | None = None
         self._grammar: list[str] | None = None
         self._pending_grammar: list[str] | None | bool = False  # False: no change requested
         self._expectation = "speech"
@@ -183,13 +184,23 @@ class VoskSTTService(STTService):
         self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
         # Built in the call's Vosk thread without awaiting it (about 75 ms): the StartFrame, and so
         # the greeting, must not wait. Audio that comes first is kept as pre-roll.
-        self._executor.submit(self._new_recognizer, None).add_done_callback(self._recognizer_ready)
+        self._rec_future = self._executor.submit(self._new_recognizer, None)
+        self._rec_future.add_done_callback(self._recognizer_ready)
 
     def _recognizer_ready(self, future) -> None:  # noqa: ANN001
         if future.exception() is None:
             self._rec = future.result()
         else:
             logger.error("Vosk recogniser could not be created: {}", future.exception())
+
+    async def _recognizer(self) -> vosk.KaldiRecognizer | None:
+        """The recogniser, once its creation (started in `start`) has finished."""
+        if self._rec is None and self._rec_future is not None:
+            try:
+                self._rec = await asyncio.wrap_future(self._rec_future)
+            except Exception:  # already logged by _recognizer_ready
+                return None
+        return self._rec
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
@@ -255,7 +266,7 @@ class VoskSTTService(STTService):
             size -= len(self._preroll.popleft())
 
     async def _begin_turn(self) -> None:
-        if self._rec is None:
+        if await self._recognizer() is None:
             return
         preroll = b"".join(self._preroll)
         self._preroll.clear()

@@ -44,6 +44,7 @@ from callbot.telephony.simulate_steps import (
     Step,
     Wait,
     WaitForBot,
+    WaitForBotAudio,
     Wav,
     step_kind,
 )
@@ -57,7 +58,7 @@ from callbot.telephony.simulate_twiml import (
 )
 
 __all__ = ["CallSummary", "Dtmf", "Hangup", "Say", "SimulationError", "Step", "TurnResult", "Wait",
-           "WaitForBot", "Wav", "place_call"]
+           "WaitForBot", "WaitForBotAudio", "Wav", "place_call"]
 
 FRAME_SECS = FRAME_MS / 1000
 HTTP_TIMEOUT_SECS = 15.0
@@ -147,7 +148,7 @@ def prepare_steps(steps: list[Step], voice: Any = None) -> list[_Prepared]:  # n
             if step.seconds < 0:
                 raise SimulationError(f"étape {i} : durée négative")
             item.frames = [SILENCE_FRAME] * silence_frames(step.seconds)
-        elif isinstance(step, WaitForBot | Hangup):
+        elif isinstance(step, WaitForBot | WaitForBotAudio | Hangup):
             pass
         else:
             raise SimulationError(f"étape {i} : type inconnu {step!r}")
@@ -309,6 +310,10 @@ class _MediaCall:
         kind = step_kind(step)
         if isinstance(step, WaitForBot):
             if not await self.wait_for_bot(step.timeout, step.quiet):
+                self.summary.timeouts.append(item.index)
+            return
+        if isinstance(step, WaitForBotAudio):
+            if not await self.until(self.playout.playing, step.timeout):
                 self.summary.timeouts.append(item.index)
             return
         if isinstance(step, Dtmf):

@@ -45,14 +45,21 @@ class WaitForBot:
 
 
 @dataclass(frozen=True)
+class WaitForBotAudio:
+    """Silence until the bot's audio is playing (to speak over it: barge-in), or until `timeout`."""
+
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
 
-Step = Say | Wav | Dtmf | Wait | WaitForBot | Hangup
+Step = Say | Wav | Dtmf | Wait | WaitForBot | WaitForBotAudio | Hangup
 CALLER_TURN_KINDS = ("say", "wav", "dtmf")
 
 
 def step_kind(step: Step) -> str:
     return {Say: "say", Wav: "wav", Dtmf: "dtmf", Wait: "wait", WaitForBot: "wait_for_bot",
-            Hangup: "hangup"}[type(step)]
+            WaitForBotAudio: "wait_for_bot_audio", Hangup: "hangup"}[type(step)]
