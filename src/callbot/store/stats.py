@@ -1,5 +1,9 @@
 """Dashboard figures, computed by aggregate SQL queries (no Python loops over call rows).
 
+`compute` reads unfiltered periods from per-day summaries (store/rollups.py: past Paris days are
+stored and kept right by triggers, today is summarised live) and runs the live queries below
+(`compute_live`) for service/topic filters; both give the same figures (tests/dashboard/test_rollups.py).
+
 Every figure is for a `Period` (Paris calendar days, optional service and topic filters). Queries
 return at most one row per hour bucket, topic, intent or histogram bucket, so they stay cheap to
 post-process whatever the number of calls. Percentiles come from SQL histograms (fixed-width
