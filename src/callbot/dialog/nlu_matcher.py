@@ -31,7 +31,7 @@ ses son sur ta te tes toi ton tu un une vos votre vous y 1 est etait suis sont a
 dans donc mais alors si comme tout tous toute toutes tres plus aussi encore deja
 voudrais voudrait voulais veux veut vouloir souhaite souhaiterais souhaitais aimerais aimerait
 savoir sais sait connaitre dire dites pouvez pourriez peux peut pourrais pourrait puis
-faut faudrait fait faire
+faut faudrait fait faire fais faites fasse fassent dois doit devez devons devrais devrait
 comment quoi quand ou combien pourquoi
 c est ci la cest
 """
