@@ -109,7 +109,8 @@ def start_server(work: Path, port: int, script: Path, asr: Path, voice: Path) ->
                CALLBOT_DATABASE_URL=f"sqlite:///{work / 'calls.db'}", CALLBOT_ASR_SCRIPT=str(script),
                CALLBOT_PUBLIC_URL=f"http://127.0.0.1:{port}", CALLBOT_PORT=str(port),
                CALLBOT_FLOWS=str(REPO / "flows"), CALLBOT_NOW=NOW, CALLBOT_SECRET_KEY="bench-secret",
-               CALLBOT_PROMPT_CACHE_DIR=str(PROMPT_CACHE), CALLBOT_LOG_LEVEL="WARNING")
+               CALLBOT_PROMPT_CACHE_DIR=str(PROMPT_CACHE),
+               CALLBOT_LOG_LEVEL=os.environ.get("CALLBOT_LOG_LEVEL", "WARNING"))
     log = open(work / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     return subprocess.Popen([str(BIN / "callbot"), "serve", "--port", str(port)], cwd=work, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -122,7 +123,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 900) -> dict
             raise RuntimeError(f"the server exited with code {proc.returncode}")
         try:
             r = httpx.get(url + "/healthz", timeout=2)
-            if r.status_code == 200:
+            # Measure a server in its steady state: answers already synthesised in the background.
+            if r.status_code == 200 and not r.json().get("answers_warming"):
                 return r.json()
         except httpx.HTTPError:
             pass
@@ -158,6 +160,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=4, help="questions per call (plus the goodbye)")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep-log", help="copy the server's log here (CALLBOT_LOG_LEVEL=DEBUG for detail)")
     args = parser.parse_args()
 
     asr, voice = test_models()
@@ -192,7 +195,10 @@ def main() -> int:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            log_tail = (work / "server.log").read_text(errors="replace")[-3000:]
+            log_text = (work / "server.log").read_text(errors="replace")
+            log_tail = log_text[-3000:]
+            if args.keep_log:
+                Path(args.keep_log).write_text(log_text)
 
     greetings = [s.greeting_ms for s in summaries if s.greeting_ms is not None]
     responses = [t.first_audio_ms for s in summaries for t in s.turns
