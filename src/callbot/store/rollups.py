@@ -419,7 +419,12 @@ def _ranges(days: list[date]) -> list[tuple[date, date]]:
 
 
 def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
-    """Build the missing or stale past days among start..end; returns the days it built."""
+    """Build the missing or stale past days among start..end; returns the days it built. Checked
+    once per session and range (a page asks for the same days for several figures)."""
+    checked = s.info.setdefault("rollups_checked", [])
+    if any(a <= start and end <= b for a, b in checked):
+        return []
+    checked.append((start, end))
     fresh = set(
         s.scalars(
             select(DailyRollup.day).where(DailyRollup.day.between(start, end), DailyRollup.stale.is_(False))

@@ -633,6 +633,9 @@ def compute(s: Session, period: Period, today: date | None = None) -> Figures:
 def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
     from callbot.store import rollups
 
+    prev = period.previous()
+    if prev.start < today:
+        rollups.ensure_fresh(s, prev.start, min(period.end, today - timedelta(days=1)))
     days = rollups.summaries(s, period.start, period.end, today)
     rows: dict[tuple, int] = {}
     heat = [[0] * 24 for _ in range(7)]
@@ -676,7 +679,6 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
         if n > peak_n:
             peak_n, peak_at = n, at
         carry += d.open_ends
-    prev = period.previous()
     previous: dict[tuple, int] = {}
     for topic, intent, n in rollups.topic_counts(s, prev.start, prev.end, today):
         previous[(topic, intent)] = previous.get((topic, intent), 0) + n
