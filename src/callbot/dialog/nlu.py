@@ -36,7 +36,8 @@ class Thresholds:
     """Decision thresholds on the calibrated confidence (0..1). Flows may override any of them."""
 
     answer: float = 0.70  # at or above: answer directly
-    confirm: float = 0.25  # between confirm and answer: "vous voulez …, c'est bien ça ?"
+    confirm: float = 0.15  # between confirm and answer: "vous voulez …, c'est bien ça ?" (out of domain is
+    # caught before, by the background and the known words: asking back costs one turn)
     clarify_margin: float = 0.05  # raw similarities of the top two closer than this, both ≥ confirm: ask
     ood_guard: float = 0.12  # raw similarity below this: not about anything the flows know
     in_domain_min: float = 0.45  # IDF-weighted share of words the examples know; below: out of domain
