@@ -74,6 +74,8 @@ class DaySummary:
     latency: list = field(default_factory=list)
     callbacks: int = 0
     peak: tuple[int, datetime] | None = None  # peak of the day's own calls, earliest instant
+    # Peak within the day counting the previous day's calls too (they end after midnight).
+    peak_prev: tuple[int, datetime] | None = None
     open_ends: list[datetime | None] = field(default_factory=list)  # calls running past midnight
 
     def figures_json(self) -> str:
@@ -86,6 +88,7 @@ class DaySummary:
                 "lat": _pack(self.latency),
                 "cb": self.callbacks,
                 "pk": [self.peak[0], self.peak[1].isoformat()] if self.peak else None,
+                "pp": [self.peak_prev[0], self.peak_prev[1].isoformat()] if self.peak_prev else None,
                 "open": [e.isoformat() if e else None for e in self.open_ends],
             },
             ensure_ascii=False,
@@ -106,6 +109,7 @@ class DaySummary:
             latency=_unpack(d["lat"]),
             callbacks=d["cb"],
             peak=(pk[0], datetime.fromisoformat(pk[1])) if pk else None,
+            peak_prev=(d["pp"][0], datetime.fromisoformat(d["pp"][1])) if d.get("pp") else None,
             open_ends=[datetime.fromisoformat(e) if e else None for e in d["open"]],
         )
 
@@ -294,6 +298,8 @@ def summarise(s: Session, start: date, end: date) -> dict[date, DaySummary]:
         if n:
             days[_as_date(d)].peak = (int(n), aware(t))
 
+    _peaks_with_previous_day(s, start, end, days)
+
     end_day = paris_day(s, Call.ended_at, lo - timedelta(days=1), hi + timedelta(days=30))
     for d, e in s.execute(
         select(day, Call.ended_at).where(*where, or_(Call.ended_at.is_(None), end_day != day))
@@ -305,6 +311,55 @@ def summarise(s: Session, start: date, end: date) -> dict[date, DaySummary]:
     for row in days.values():
         row.open_ends.sort(key=lambda e: (e is None, e or datetime.min.replace(tzinfo=UTC)))
     return days
+
+
+def _peaks_with_previous_day(s: Session, start: date, end: date, days: dict[date, DaySummary]) -> None:
+    """Per day d: the live sweep over the calls started on d-1 and d, maximum over the events of
+    day d (d-1's events only bring the count of its calls still running at midnight)."""
+    lo = day_bounds(start - timedelta(days=1))[0]
+    hi = day_bounds(end)[1]
+    pg = s.get_bind().dialect.name == "postgresql"
+    own = paris_day(s, Call.started_at, lo, hi)
+    nxt = (own + literal_column("1")) if pg else func.date(own, literal_column("'+1 day'"))
+    where = [Call.started_at >= lo, Call.started_at < hi]
+    parts = []
+    for label, src in ((own, 0), (nxt, 1)):
+        parts.append(
+            select(
+                label.label("day"),
+                literal(src).label("src"),
+                Call.started_at.label("t"),
+                literal(1).label("d"),
+            ).where(*where)
+        )
+        parts.append(
+            select(
+                label.label("day"),
+                literal(src).label("src"),
+                Call.ended_at.label("t"),
+                literal(-1).label("d"),
+            ).where(*where, Call.ended_at.is_not(None))
+        )
+    ev = union_all(*parts).subquery()
+    running = select(
+        ev.c.day,
+        ev.c.src,
+        ev.c.t,
+        func.sum(ev.c.d).over(partition_by=ev.c.day, order_by=(ev.c.t, ev.c.d), rows=(None, 0)).label("n"),
+    ).subquery()
+    # The previous day's events before midnight are not events of this day.
+    t_day = paris_day(s, running.c.t, lo, hi + timedelta(days=30))
+    kept = select(running).where(or_(running.c.src == 0, t_day >= running.c.day)).subquery()
+    ranked = select(
+        kept.c.day,
+        kept.c.n,
+        kept.c.t,
+        func.row_number().over(partition_by=kept.c.day, order_by=(kept.c.n.desc(), kept.c.t)).label("rk"),
+    ).subquery()
+    for d, n, t in s.execute(select(ranked.c.day, ranked.c.n, ranked.c.t).where(ranked.c.rk == 1)):
+        row = days.get(_as_date(d))
+        if row is not None and n:
+            row.peak_prev = (int(n), aware(t))
 
 
 def _utterance_rows(s: Session, start: date, end: date):  # noqa: ANN202

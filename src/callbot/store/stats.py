@@ -644,7 +644,8 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
     current: dict[tuple, int] = {}
     callbacks = 0
     peak_n, peak_at = 0, None
-    carry: list = []
+    older: list = []  # end times of calls from before the previous day still running
+    prev_open: list = []  # the previous day's calls running past midnight
     for d in days:
         row = DayRow(d.day)
         for o, r, h, sat, n in d.breakdown:
@@ -666,19 +667,24 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
         for topic, intent, n in d.topics:
             current[(topic, intent)] = current.get((topic, intent), 0) + n
         callbacks += d.callbacks
-        # Peak: calls of earlier days still running add to the day's own peak; when one of them
-        # ends during the day, the day is swept live (rare: calls across midnight).
+        # Peak: calls of earlier days still running at midnight add to the day's own peak; those
+        # of the previous day that end during it are in its stored peak_prev; older ones ending
+        # during it (calls over 24 h) make the day swept live.
         ws, we = rollups.day_bounds(d.day)
-        carry = [e for e in carry if e is None or e > ws]
-        if any(e is not None and e < we for e in carry):
-            n, at = rollups.live_day_peak(s, d.day, carry)
+        older = [e for e in older if e is None or e > ws]
+        if any(e is not None and e < we for e in older):
+            n, at = rollups.live_day_peak(s, d.day, older + prev_open)
+        elif any(e is not None and e < we for e in prev_open):
+            n, at = d.peak_prev or (0, None)
+            n += len(older)
         elif d.peak:
-            n, at = d.peak[0] + len(carry), d.peak[1]
+            n, at = d.peak[0] + len(older) + len(prev_open), d.peak[1]
         else:
             n, at = 0, None
         if n > peak_n:
             peak_n, peak_at = n, at
-        carry += d.open_ends
+        older += prev_open
+        prev_open = list(d.open_ends)
     previous: dict[tuple, int] = {}
     for topic, intent, n in rollups.topic_counts(s, prev.start, prev.end, today):
         previous[(topic, intent)] = previous.get((topic, intent), 0) + n
