@@ -39,6 +39,12 @@ from sqlalchemy.orm import Session
 from callbot.store.models import Call, Callback, DailyRollup, DailyUtterance, Turn
 
 CHUNK_DAYS = 31  # days built per transaction: bounds lock time and memory
+FORMAT = 2  # of the stored JSON: summaries written by another version are rebuilt
+
+
+def _usable():  # noqa: ANN202
+    """Fresh and in this version's format (the JSON starts with its version)."""
+    return DailyRollup.stale.is_(False) & DailyRollup.figures.startswith(f'{{"v":{FORMAT},')
 
 
 def _stats():  # noqa: ANN202 — stats imports this module lazily; import it back lazily too
@@ -81,6 +87,7 @@ class DaySummary:
     def figures_json(self) -> str:
         return json.dumps(
             {
+                "v": FORMAT,
                 "bd": self.breakdown,
                 "h": sorted(self.hours.items()),
                 "dur": _pack(self.durations),
@@ -482,7 +489,7 @@ def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
     checked.append((start, end))
     fresh = set(
         s.scalars(
-            select(DailyRollup.day).where(DailyRollup.day.between(start, end), DailyRollup.stale.is_(False))
+            select(DailyRollup.day).where(DailyRollup.day.between(start, end), _usable())
         )
     )
     missing = [
@@ -530,7 +537,7 @@ def _stored(s: Session, start: date, end: date) -> dict[date, DaySummary]:
         for d, built in s.execute(
             select(DailyRollup.day, DailyRollup.built_at).where(
                 DailyRollup.day.between(start, end),
-                DailyRollup.stale.is_(False),
+                _usable(),
                 DailyRollup.figures.is_not(None),
             )
         )
@@ -544,7 +551,7 @@ def _stored(s: Session, start: date, end: date) -> dict[date, DaySummary]:
     for a, b in _ranges(sorted(todo)):
         for d, built, figures, topics in s.execute(
             select(DailyRollup.day, DailyRollup.built_at, DailyRollup.figures, DailyRollup.topics).where(
-                DailyRollup.day.between(a, b), DailyRollup.stale.is_(False), DailyRollup.figures.is_not(None)
+                DailyRollup.day.between(a, b), _usable(), DailyRollup.figures.is_not(None)
             )
         ):
             d = _as_date(d)
@@ -572,7 +579,7 @@ def _plan(s: Session, start: date, end: date, today: date) -> tuple[bool, list[t
 
 def _fresh_days(start: date, end: date):  # noqa: ANN202
     return select(DailyRollup.day).where(
-        DailyRollup.day.between(start, end), DailyRollup.stale.is_(False), DailyRollup.figures.is_not(None)
+        DailyRollup.day.between(start, end), _usable(), DailyRollup.figures.is_not(None)
     )
 
 
