@@ -61,6 +61,9 @@ EXPECTATION_PHRASES: dict[str, list[str]] = {
 
 # Decode in ~100 ms blocks: fewer thread hops than per 20 ms frame, negligible added delay.
 BLOCK_SECS = 0.1
+# A partial result makes Kaldi search its lattice again: asking for one every block nearly doubled
+# decoding time (bench/bench_speech.py), which delays the final at the end of every turn.
+PARTIAL_EVERY_BLOCKS = 5
 # Audio kept from before the VAD's speech start (the VAD needs start_secs of speech to decide).
 PREROLL_SECS = 0.5
 
@@ -138,6 +141,7 @@ class VoskSTTService(STTService):
         self._executor: ThreadPoolExecutor | None = None
         self._rec: vosk.KaldiRecognizer | None = None
         self._rec_future: Future | None = None
+        self._blocks_since_partial = 0
         self._grammar: list[str] | None = None
         self._pending_grammar: list[str] | None | bool = False  # False: no change requested
         self._expectation = "speech"
@@ -359,7 +363,13 @@ class VoskSTTService(STTService):
                 self._segments.append(text)
             partial = " ".join(self._segments)
         else:
-            partial = " ".join([*self._segments, json.loads(rec.PartialResult()).get("partial", "")]).strip()
+            self._blocks_since_partial += 1
+            if self._blocks_since_partial < PARTIAL_EVERY_BLOCKS:
+                partial = ""
+            else:
+                self._blocks_since_partial = 0
+                heard = json.loads(rec.PartialResult()).get("partial", "")
+                partial = " ".join([*self._segments, heard]).strip()
         self._asr_secs += time.perf_counter() - t0
         self._asr_cpu += time.thread_time() - c0
         return partial
