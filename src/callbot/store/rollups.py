@@ -282,30 +282,35 @@ def summarise(s: Session, start: date, end: date) -> dict[date, DaySummary]:
     ):
         days[_as_date(d)].callbacks = int(n)
 
-    # The day's own peak: the live sweep (start +1, end -1, ends first at equal instants) per day.
-    starts = select(day, Call.started_at.label("t"), literal(1).label("d")).where(*where)
-    ends = select(day, Call.ended_at.label("t"), literal(-1).label("d")).where(
-        *where, Call.ended_at.is_not(None)
-    )
-    ev = union_all(starts, ends).subquery()
-    running = select(
-        ev.c.day,
-        ev.c.t,
-        func.sum(ev.c.d).over(partition_by=ev.c.day, order_by=(ev.c.t, ev.c.d), rows=(None, 0)).label("n"),
-    ).subquery()
-    ranked = select(
-        running.c.day,
-        running.c.n,
-        running.c.t,
-        func.row_number()
-        .over(partition_by=running.c.day, order_by=(running.c.n.desc(), running.c.t))
-        .label("rk"),
-    ).subquery()
-    for d, n, t in s.execute(select(ranked.c.day, ranked.c.n, ranked.c.t).where(ranked.c.rk == 1)):
-        if n:
-            days[_as_date(d)].peak = (int(n), aware(t))
+    if (end - start).days < 3:
+        _peaks_in_python(s, start, end, days)  # a few live days: cheaper than two window queries
+    else:
+        # The day's own peak: the live sweep (start +1, end -1, ends first at equal instants) per day.
+        starts = select(day, Call.started_at.label("t"), literal(1).label("d")).where(*where)
+        ends = select(day, Call.ended_at.label("t"), literal(-1).label("d")).where(
+            *where, Call.ended_at.is_not(None)
+        )
+        ev = union_all(starts, ends).subquery()
+        running = select(
+            ev.c.day,
+            ev.c.t,
+            func.sum(ev.c.d)
+            .over(partition_by=ev.c.day, order_by=(ev.c.t, ev.c.d), rows=(None, 0))
+            .label("n"),
+        ).subquery()
+        ranked = select(
+            running.c.day,
+            running.c.n,
+            running.c.t,
+            func.row_number()
+            .over(partition_by=running.c.day, order_by=(running.c.n.desc(), running.c.t))
+            .label("rk"),
+        ).subquery()
+        for d, n, t in s.execute(select(ranked.c.day, ranked.c.n, ranked.c.t).where(ranked.c.rk == 1)):
+            if n:
+                days[_as_date(d)].peak = (int(n), aware(t))
 
-    _peaks_with_previous_day(s, start, end, days)
+        _peaks_with_previous_day(s, start, end, days)
 
     end_day = paris_day(s, Call.ended_at, lo - timedelta(days=1), hi + timedelta(days=30))
     for d, e in s.execute(
@@ -318,6 +323,42 @@ def summarise(s: Session, start: date, end: date) -> dict[date, DaySummary]:
     for row in days.values():
         row.open_ends.sort(key=lambda e: (e is None, e or datetime.min.replace(tzinfo=UTC)))
     return days
+
+
+def _sweep(events: list[tuple[datetime, int, bool]], since: datetime | None) -> tuple[int, datetime] | None:
+    """The SQL sweep in Python: events (t, +1/-1, counted) sorted by (t, d); the highest running
+    count, earliest, among counted events (and at or after `since`)."""
+    n, best = 0, None
+    for t, d, own in sorted(events, key=lambda e: (e[0], e[1])):
+        n += d
+        if (own or (since is not None and t >= since)) and n > 0 and (best is None or n > best[0]):
+            best = (n, t)
+    return best
+
+
+def _peaks_in_python(s: Session, start: date, end: date, days: dict[date, DaySummary]) -> None:
+    """`peak` and `peak_prev` of a few days from their calls' start and end times."""
+    paris = _stats().PARIS
+    lo = day_bounds(start - timedelta(days=1))[0]
+    hi = day_bounds(end)[1]
+    by_day: dict[date, list[tuple[datetime, datetime | None]]] = {}
+    for started, ended in s.execute(
+        select(Call.started_at, Call.ended_at).where(Call.started_at >= lo, Call.started_at < hi)
+    ):
+        started = aware(started)
+        by_day.setdefault(started.astimezone(paris).date(), []).append((started, aware(ended)))
+
+    def events(calls: list, own: bool) -> list[tuple[datetime, int, bool]]:
+        out = [(st, 1, own) for st, _ in calls]
+        out += [(e, -1, own) for _, e in calls if e is not None]
+        return out
+
+    for d, row in days.items():
+        own = by_day.get(d, [])
+        row.peak = _sweep(events(own, True), None)
+        row.peak_prev = _sweep(
+            events(own, True) + events(by_day.get(d - timedelta(days=1), []), False), day_bounds(d)[0]
+        )
 
 
 def _peaks_with_previous_day(s: Session, start: date, end: date, days: dict[date, DaySummary]) -> None:
@@ -487,11 +528,7 @@ def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
     if any(a <= start and end <= b for a, b in checked):
         return []
     checked.append((start, end))
-    fresh = set(
-        s.scalars(
-            select(DailyRollup.day).where(DailyRollup.day.between(start, end), _usable())
-        )
-    )
+    fresh = set(s.scalars(select(DailyRollup.day).where(DailyRollup.day.between(start, end), _usable())))
     missing = [
         start + timedelta(days=i)
         for i in range((end - start).days + 1)
