@@ -63,8 +63,9 @@ def start_server(settings, *, speech: bool = True) -> tuple[object, object, thre
     from callbot.app import create_app
 
     app = create_app(settings, speech=speech)
+    # SSE responses never end by themselves: do not wait long for them at shutdown.
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           ws_ping_interval=None))
+                                           ws_ping_interval=None, timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 180

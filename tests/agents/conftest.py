@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from callbot.config import Settings
 from callbot.store.db import Database
 from callbot.store.models import Call, Outcome, TransferReason, Turn
 from callbot.web.accounts import create_user
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, start_server
 
 AGENT = ("alice", "motdepasse-alice")
 MANAGER = ("marc", "motdepasse-marc")
@@ -107,21 +106,7 @@ class ThreadServer:
 
 
 def serve_in_thread(settings: Settings) -> tuple[ThreadServer, threading.Thread]:
-    import uvicorn
-
-    from callbot.app import create_app
-
-    app = create_app(settings, speech=False)
-    # SSE responses never end by themselves: do not wait long for them at shutdown.
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console test server did not start")
-        time.sleep(0.05)
+    app, server, thread = start_server(settings, speech=False)
     return ThreadServer(url=f"http://127.0.0.1:{settings.port}", app=app, server=server), thread
 
 

@@ -289,6 +289,7 @@ def test_a_fault_in_the_dialog_hands_the_caller_to_people(engine_at, monkeypatch
     reply = conv.hear("quelle est l'adresse de la mairie")
     assert reply.end == "transfer" and reply.transfer.target == "accueil"
     assert reply.understanding.fallback_reason == "dialog error"
+    assert reply.transfer.reason == "bot_fault"  # counted apart from misunderstandings
     assert conv.silence().prompts == []
 
 

@@ -186,7 +186,7 @@ class Conversation:
             u = Understanding(text=str(args[0]) if args else "", intent=None, topic=None, confidence=0.0,
                               action="fallback", fallback_reason="dialog error")
             transfer = Transfer(kind="queue", target=self.engine.default_queue(),
-                                reason=TransferReason.MISUNDERSTANDING)
+                                reason=TransferReason.BOT_FAULT)
             reply = Reply(prompts=[Prompt(self.flows.prompts.transfer, interruptible=False)],
                           action="transfer", understanding=u, end="transfer", transfer=transfer,
                           outcome=Outcome.TRANSFERRED)

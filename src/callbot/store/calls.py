@@ -149,8 +149,3 @@ class CallRecorder:
 
         final = await self._run(work)
         logger.info("call {} ended: {}", self.call_sid, final)
-
-
-def find_call(db: Database, call_sid: str) -> Call | None:
-    with db.session() as s:
-        return s.scalar(select(Call).where(Call.call_sid == call_sid))

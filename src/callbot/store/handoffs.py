@@ -47,6 +47,7 @@ REASON_LABELS = {
     "out_of_scope": "demande hors du champ du robot",
     "emergency": "urgence",
     "topic": "sujet traité par un agent",
+    "bot_fault": "incident du robot, transféré par sécurité",
 }
 
 OUTCOME_LABELS = {

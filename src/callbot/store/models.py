@@ -30,6 +30,7 @@ class TransferReason:
     OUT_OF_SCOPE = "out_of_scope"
     EMERGENCY = "emergency"
     TOPIC = "topic"  # the flow routes this topic to a person
+    BOT_FAULT = "bot_fault"  # the bot failed (dialog error, stream ended undecided): people take over
 
 
 class Call(Base):

@@ -44,6 +44,7 @@ REASON_LABELS = {
     "out_of_scope": "Hors du champ de la mairie",
     "emergency": "Urgence",
     "topic": "Sujet configuré pour un transfert",
+    "bot_fault": "Incident du robot",
 }
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 

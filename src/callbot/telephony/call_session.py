@@ -70,16 +70,11 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
             transfer_target=transfer.target if transfer else None,
             transfer_reason=transfer.reason if transfer else None,
             service=transfer.service if transfer else None,
-            satisfaction=getattr(reply, "satisfaction", None),
+            satisfaction=reply.satisfaction,
         )
         await bus.publish("call.ended", {"call_sid": call_sid, "outcome": outcome})
 
-    def on_expect(kind: str) -> None:
-        setter = getattr(stt, "set_expectation", None)
-        if setter is not None:
-            setter(kind, None)
-
-    dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=on_expect,
+    dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
                              marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
                              vad_stop_secs=vad_stop_secs)
     pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])

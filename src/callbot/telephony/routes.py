@@ -73,7 +73,7 @@ async def after_stream(request: Request) -> Response:
                 call.outcome = Outcome.TRANSFERRED
                 call.transfer_kind = "queue"
                 call.transfer_target = runtime.dialog.default_queue()
-                call.transfer_reason = TransferReason.MISUNDERSTANDING
+                call.transfer_reason = TransferReason.BOT_FAULT
                 call.ended_at = datetime.now(UTC)
                 s.add(CallEvent(call_id=call.id, at=datetime.now(UTC), kind="stream.ended_undecided"))
             if call.outcome == Outcome.TRANSFERRED and call.transfer_kind == "queue":
