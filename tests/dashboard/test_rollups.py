@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
-from tests.dashboard.conftest import utc
+from alembic import command
+from sqlalchemy import func, select, text, update
+from tests.dashboard.conftest import insert_known_history, utc
 
 from callbot.store import stats as st
-from callbot.store.models import Call, DailyRollup, Turn
+from callbot.store.db import Database, alembic_config
+from callbot.store.models import Call, Callback, DailyRollup, DailySlice, Turn
 from callbot.store.retention import purge_older_than
 from callbot.store.seed import seed
 
@@ -121,20 +123,134 @@ def test_today_is_live_and_calls_across_midnight_carry_over(known_db) -> None:  
     assert rolled == live and rolled["peak_simultaneous"] == 2
 
 
+# Filtered views read the summaries of their key (one service, one topic, one pair) or add up
+# several keys (several services or topics; the peak is then swept live): exact known counts.
+FILTERED = [
+    # services, topics, (calls, callbacks, peak, unrecognised group counts, previous calls of top topic)
+    (("État civil",), (), (2, 0, 2, [2], 1)),
+    (("Accueil",), (), (2, 0, 1, [1], 0)),
+    ((), ("identite",), (2, 0, 2, [2], 1)),
+    ((), ("urbanisme",), (1, 1, 1, [], 1)),
+    (("Urbanisme",), ("urbanisme",), (1, 1, 1, [], 1)),
+    (("État civil",), ("parler_agent",), (0, 0, 0, [], None)),
+    (("Accueil", "État civil"), (), (4, 0, 3, [2, 1], 1)),
+    (("Accueil", "État civil", "Urbanisme"), ("identite", "urbanisme"), (3, 1, 2, [2], 1)),
+    (("Piscine",), (), (0, 0, 0, [], None)),
+]
+
+
+@pytest.mark.parametrize(("services", "topics", "expected"), FILTERED)
+def test_filtered_views_through_rollups_equal_live(known_db, services, topics, expected) -> None:  # noqa: ANN001
+    period = st.Period(PERIOD.start, PERIOD.end, services, topics)
+    rolled, live = both(known_db, period)
+    assert rolled == live
+    top = rolled["top_topics"][0]["previous"] if rolled["top_topics"] else None
+    groups = [g["count"] for g in rolled["unrecognised"]]
+    assert (rolled["calls"], rolled["callbacks"], rolled["peak_simultaneous"], groups, top) == expected
+    # Read again from the stored summaries (now built), with today inside the period.
+    assert both(known_db, period)[0] == live
+    assert both(known_db, period, today=date(2026, 11, 3))[0] == live
+
+
+def test_filtered_peak_at_and_stored_keys(known_db) -> None:  # noqa: ANN001
+    rolled, _ = both(known_db, st.Period(PERIOD.start, PERIOD.end, ("Accueil",)))
+    # CA9 (00:30 Paris on the 2nd) and CA2 (09:02) never overlap: the earliest instant of 1 call.
+    assert rolled["peak_at"] == "2026-11-01T23:30:00+00:00"
+    with known_db.session() as s:
+        keys = set(
+            s.execute(select(DailySlice.service, DailySlice.topic).where(DailySlice.day == PERIOD.start))
+        )
+    assert keys == {
+        (None, None),
+        ("Accueil", None),
+        ("État civil", None),
+        (None, "identite"),
+        (None, "parler_agent"),
+        (None, "horaires_contact"),
+        ("Accueil", "parler_agent"),
+        ("Accueil", "horaires_contact"),
+        ("État civil", "identite"),
+    }
+
+
+def test_new_service_of_a_call_marks_the_days_of_its_turns_and_callbacks(known_db) -> None:  # noqa: ANN001
+    # A call from 23:55 (Paris) on the 3rd whose caller turn and callback come after midnight.
+    start = datetime(2026, 11, 3, 22, 55, tzinfo=UTC)
+    with known_db.session() as s:
+        call = Call(
+            call_sid="LATE", started_at=start, ended_at=start + timedelta(minutes=20), outcome="callback"
+        )
+        call.turns = [
+            Turn(
+                seq=0,
+                speaker="caller",
+                text="c'est pour le truc",
+                at=start + timedelta(minutes=10),
+                action="fallback",
+                response_ms=640,
+            )
+        ]
+        s.add(call)
+        s.flush()
+        s.add(Callback(call_id=call.id, created_at=start + timedelta(minutes=15), number="+33600000000"))
+    period = st.Period(PERIOD.start, PERIOD.end, ("Urbanisme",))
+    both(known_db, period)
+    # The call is routed to Urbanisme afterwards (the 4th is already summarised).
+    with known_db.session() as s:
+        s.execute(update(Call).where(Call.call_sid == "LATE").values(service="Urbanisme"))
+    with known_db.session() as s:
+        stale = dict(
+            s.execute(select(DailyRollup.day, DailyRollup.stale).where(DailyRollup.day.in_(DAYS_3_4))).all()
+        )
+    assert stale == {date(2026, 11, 3): True, date(2026, 11, 4): True}
+    rolled, live = both(known_db, period)
+    assert rolled == live
+    assert (rolled["calls"], rolled["callbacks"], rolled["response_ms"]["count"]) == (2, 2, 2)
+    assert [g["count"] for g in rolled["unrecognised"]] == [1]
+
+
+DAYS_3_4 = (date(2026, 11, 3), date(2026, 11, 4))
+
+
+def test_later_end_of_a_call_across_midnight_marks_the_next_day(known_db) -> None:  # noqa: ANN001
+    # Y runs from 23:50 (Paris) on the 4th to 00:05; Z starts at 00:10 on the 5th.
+    y = datetime(2026, 11, 4, 22, 50, tzinfo=UTC)
+    z = datetime(2026, 11, 4, 23, 10, tzinfo=UTC)
+    with known_db.session() as s:
+        s.add(Call(call_sid="Y", started_at=y, ended_at=y + timedelta(minutes=15), outcome="resolved"))
+        s.add(Call(call_sid="Z", started_at=z, ended_at=z + timedelta(minutes=10), outcome="resolved"))
+    period = st.Period(date(2026, 11, 4), PERIOD.end)
+    rolled, live = both(known_db, period)
+    assert rolled == live and rolled["peak_simultaneous"] == 1
+    # Y's end is corrected to 00:25: it overlaps Z on the 5th, a day already summarised.
+    with known_db.session() as s:
+        s.execute(update(Call).where(Call.call_sid == "Y").values(ended_at=y + timedelta(minutes=35)))
+    with known_db.session() as s:
+        assert s.scalar(select(DailyRollup.stale).where(DailyRollup.day == date(2026, 11, 5))) is True
+    rolled, live = both(known_db, period)
+    assert rolled == live and rolled["peak_simultaneous"] == 2
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_seeded_history_month_and_year_equal_live(backend: str, tmp_path, request) -> None:  # noqa: ANN001
-    from callbot.store.db import Database
-
     url = f"sqlite:///{tmp_path / 'seed.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     db = Database(url)
     db.migrate()
     end = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     seed(db.engine, 3000, days=60, seed=7, end=end)
     today = date(2026, 11, 23)
-    for period in (st.Period(date(2026, 10, 25), today), st.Period(date(2025, 11, 24), today)):
-        rolled, live = both(db, period, today)
-        assert rolled["calls"] > 0
-        assert rolled == live
+    filters = [
+        ((), ()),
+        (("État civil",), ()),
+        ((), ("identite",)),
+        (("État civil",), ("identite",)),
+        (("Accueil", "Urbanisme"), ("horaires_contact", "urbanisme", "parler_agent")),
+    ]
+    for services, topics in filters:
+        for start in (date(2026, 10, 25), date(2025, 11, 24)):
+            rolled, live = both(db, st.Period(start, today, services, topics), today)
+            assert rolled["calls"] > 0 and rolled["unrecognised"]
+            assert rolled == live
     db.engine.dispose()
 
 
@@ -149,3 +265,28 @@ def test_days_that_cannot_be_built_are_read_live(known_db, monkeypatch) -> None:
     monkeypatch.setattr(rollups, "build", locked)
     rolled, live = both(known_db)
     assert rolled == live and rolled["calls"] == 6 and fresh_days(known_db) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_upgrade_from_0004_rebuilds_the_summaries(backend: str, tmp_path, request) -> None:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    command.upgrade(alembic_config(url), "0004_daily_rollups")
+    db = Database(url)
+    insert_known_history(db)
+    with db.engine.begin() as c:  # summaries as 0004's code stored them
+        c.execute(text("DELETE FROM daily_rollups"))
+        c.execute(
+            text("INSERT INTO daily_rollups (day, stale, figures) VALUES ('2026-11-02', false, :f)"),
+            {"f": '{"v":2,"bd":[]}'},
+        )
+        c.execute(text("INSERT INTO daily_utterances (day, text, count) VALUES ('2026-11-02', 'x', 9)"))
+    db.migrate()
+    rolled, live = both(db, st.Period(PERIOD.start, PERIOD.end, ("État civil",)))
+    assert rolled == live and rolled["calls"] == 2 and fresh_days(db) == 14
+    # And back: 0004's tables and triggers, then 0005 again.
+    command.downgrade(alembic_config(url), "0004_daily_rollups")
+    with db.engine.begin() as c:
+        assert c.execute(text("SELECT count(*) FROM daily_rollups WHERE figures IS NULL")).scalar() == 0
+    db.migrate()
+    assert both(db)[0] == both(db)[1]
+    db.engine.dispose()

@@ -150,7 +150,7 @@ class User(Base):
 
 
 class DailyRollup(Base):
-    """Dashboard summary of one Paris calendar day (migration 0004_daily_rollups). Triggers on
+    """State of one Paris calendar day's dashboard summaries (migrations 0004, 0005). Triggers on
     calls, turns and callbacks set `stale` when a row of that day changes; see store/rollups.py."""
 
     __tablename__ = "daily_rollups"
@@ -160,17 +160,34 @@ class DailyRollup(Base):
     utc_hi: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stale: Mapped[bool] = mapped_column(Boolean, default=True)
     built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    figures: Mapped[str | None] = mapped_column(Text)  # JSON: see rollups.DaySummary
-    topics: Mapped[str | None] = mapped_column(Text)  # JSON: [[topic, intent, count], ...]
+    format: Mapped[int | None] = mapped_column(Integer)  # of the summaries: another one is rebuilt
+
+
+class DailySlice(Base):
+    """Figures of one day for one filter key (0005_rollup_slices): service and topic NULL = all
+    calls; one of them set = that service or topic; both = that pair. JSON: rollups.DaySummary."""
+
+    __tablename__ = "daily_slices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    service: Mapped[str | None] = mapped_column(String(60))
+    topic: Mapped[str | None] = mapped_column(String(40))
+    figures: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_daily_slices_key", "service", "topic", "day"),)
 
 
 class DailyUtterance(Base):
-    """Unrecognised caller wordings of one day, grouped by lower(trim(text)) (0004_daily_rollups)."""
+    """Unrecognised caller wordings of one day and filter key (as DailySlice), grouped by
+    lower(trim(text)) (0004_daily_rollups, 0005_rollup_slices)."""
 
     __tablename__ = "daily_utterances"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, index=True)
+    service: Mapped[str | None] = mapped_column(String(60))
+    topic: Mapped[str | None] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -178,3 +195,5 @@ class DailyUtterance(Base):
     intent: Mapped[str | None] = mapped_column(String(80))
     confidence_sum: Mapped[float | None] = mapped_column(Float)
     confidence_n: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_daily_utterances_key", "service", "topic", "day"),)

@@ -1,50 +1,103 @@
-"""Per-day dashboard summaries (rollups): what makes a year page cheap at a million calls.
+"""Per-day dashboard summaries (rollups): what makes a page cheap at a million calls, filtered or not.
 
-A `DaySummary` holds the additive figures of one Paris calendar day: call counts by (outcome,
-transfer reason, hung up in queue, satisfaction), calls per Paris hour, counts per (topic, intent),
-the duration / queue wait / latency histograms (same buckets as the live queries, with each
-bucket's count and sum, so percentiles are exactly those of the live computation), callbacks,
-the day's own peak of simultaneous calls and the end times of its calls still running at midnight
-(to carry them into the next day). Unrecognised wordings go to `daily_utterances`, one row per
-(day, lower(trim(text))).
+A `DaySummary` holds the additive figures of one Paris calendar day for one *key*, the filter a page
+asks for: all calls, one service, one topic, or one (service, topic) pair (stats.Period's
+`services` and `topics`, at most one of each). Figures: call counts by (outcome, transfer reason,
+hung up in queue, satisfaction), calls per Paris hour, counts per (topic, intent), the duration /
+queue wait / latency histograms (same buckets as the live queries, with each bucket's count and
+sum, so percentiles are those of the live computation), callbacks, the day's own peak of
+simultaneous calls, its peak counting the previous day's calls still running after midnight, and
+the end times of its calls still running at midnight (to carry them into the next day). Stored in
+`daily_slices`, one row per (day, key); unrecognised wordings in `daily_utterances`, one row per
+(day, key, lower(trim(text))).
 
-How a summary is kept right:
+Turns count under their call's service and topic, callbacks under their call's service and their
+own topic: what the live filters (store/stats.py) select. A filter with several services or topics
+is the sum of its single keys (disjoint calls), except for the peak: calls of different keys
+overlap, so that one figure is computed live.
+
+How summaries are kept right:
 - Only days that are over (before `today`, Paris) are stored; today and later days are summarised
   live by the same code and never stored.
-- Triggers (migration 0004_daily_rollups) mark a day stale whenever a call, turn or callback of
-  that day is inserted, updated or deleted, by anyone: queue results arriving later, the console,
-  retention purges, `callbot seed`, raw SQL.
-- A page rebuilds missing or stale past days before reading them, in its own short transaction
-  per chunk of days; PostgreSQL: the builder locks the days' rows (FOR UPDATE), which the
-  triggers' upsert also locks, so a change committed during a build marks the day stale again;
-  SQLite: the builder takes the single write lock before reading.
-- Filtered views (service or topic) are computed live (store/stats.py), not from summaries.
+- Triggers (migrations 0004, 0005) mark a day stale whenever a call, turn or callback of that day
+  is inserted, updated or deleted, by anyone (queue results arriving later, the console, retention
+  purges, `callbot seed`, raw SQL); also the day after a call running past midnight, and the days
+  of a call's turns and callbacks when its service or topic changes.
+- A page rebuilds missing or stale past days (every key of a day at once) before reading them, in
+  its own short transaction per chunk of days; PostgreSQL: the builder locks the days' rows (FOR
+  UPDATE), which the triggers' upsert also locks, so a change committed during a build marks the
+  day stale again; SQLite: the builder takes the single write lock before reading.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from loguru import logger as log
-from sqlalchemy import Date, Engine, case, cast, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Engine,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from callbot.store.models import Call, Callback, DailyRollup, DailyUtterance, Turn
+from callbot.store.models import Call, Callback, DailyRollup, DailySlice, DailyUtterance, Turn
 
 CHUNK_DAYS = 31  # days built per transaction: bounds lock time and memory
-FORMAT = 2  # of the stored JSON: summaries written by another version are rebuilt
+FORMAT = 3  # of the stored summaries (daily_rollups.format): days stored in another one are rebuilt
+HISTOGRAMS = ("durations", "queue_waits", "latency")
+
+Key = tuple[tuple[str, ...], tuple[str, ...]]  # (services, topics) as in stats.Period; () = any
+ALL: Key = ((), ())
+KeysOf = Callable[[str | None, str | None], list[Key]]  # (service, topic) of a row → its keys
 
 
-def _usable():  # noqa: ANN202
-    """Fresh and in this version's format (the JSON starts with its version)."""
-    return DailyRollup.stale.is_(False) & DailyRollup.figures.startswith(f'{{"v":{FORMAT},')
+def stored_keys(service: str | None, topic: str | None) -> list[Key]:
+    """The stored keys a row of this service and topic counts under (a filter never matches None)."""
+    keys = [ALL]
+    if service is not None:
+        keys.append(((service,), ()))
+    if topic is not None:
+        keys.append(((), (topic,)))
+        if service is not None:
+            keys.append(((service,), (topic,)))
+    return keys
+
+
+def is_stored(key: Key) -> bool:
+    return len(key[0]) <= 1 and len(key[1]) <= 1
+
+
+def key_where(service_col, topic_col, key: Key) -> list:  # noqa: ANN001
+    """Stored rows whose sum is `key`: a filter with several services or topics is several keys."""
+    services, topics = key
+    return [
+        service_col.in_(services) if services else service_col.is_(None),
+        topic_col.in_(topics) if topics else topic_col.is_(None),
+    ]
+
+
+def call_where(key: Key) -> list:
+    """The live filter of `key` on calls (as stats.call_filters)."""
+    services, topics = key
+    return ([Call.service.in_(services)] if services else []) + ([Call.topic.in_(topics)] if topics else [])
 
 
 def _stats():  # noqa: ANN202 — stats imports this module lazily; import it back lazily too
@@ -60,6 +113,10 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return lo, hi
 
 
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
 def aware(v: object) -> datetime | None:
     """A timestamp as the database returned it (SQLite: text or naive UTC) → aware datetime."""
     if v is None:
@@ -69,59 +126,95 @@ def aware(v: object) -> datetime | None:
     return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _micros(v: datetime) -> int:
+    return (v - _EPOCH) // _US
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+def _peak_json(p: tuple[int, datetime] | None) -> list | None:
+    return [p[0], _micros(p[1])] if p else None
+
+
+def _peak_from_json(p: list | None) -> tuple[int, datetime] | None:
+    return (p[0], _from_micros(p[1])) if p else None
+
+
+def _end_order(e: datetime | None) -> tuple:
+    return (e is None, e or _EPOCH)
+
+
+Histogram = tuple  # (buckets int64, counts int64, sums float64) numpy arrays, sorted by bucket
+
+
 @dataclass
 class DaySummary:
     day: date
-    breakdown: list = field(default_factory=list)  # [outcome, reason, hung_up 0/1, satisfaction, n]
+    breakdown: dict[tuple, int] = field(default_factory=dict)  # (outcome, reason, hung_up, sat) → n
     hours: dict[int, int] = field(default_factory=dict)  # Paris hour → calls
-    topics: list = field(default_factory=list)  # [topic, intent, n]
-    durations: list = field(default_factory=list)  # [bucket, n, sum], sorted by bucket
-    queue_waits: list = field(default_factory=list)
-    latency: list = field(default_factory=list)
+    topics: dict[tuple, int] = field(default_factory=dict)  # (topic, intent) → calls
+    # Histograms: rows (bucket, n, sum) while being built, then a Histogram.
+    durations: list | Histogram = field(default_factory=list)
+    queue_waits: list | Histogram = field(default_factory=list)
+    latency: list | Histogram = field(default_factory=list)
     callbacks: int = 0
     peak: tuple[int, datetime] | None = None  # peak of the day's own calls, earliest instant
     # Peak within the day counting the previous day's calls too (they end after midnight).
     peak_prev: tuple[int, datetime] | None = None
     open_ends: list[datetime | None] = field(default_factory=list)  # calls running past midnight
 
-    def figures_json(self) -> str:
+    def to_json(self) -> str:
         return json.dumps(
             {
-                "v": FORMAT,
-                "bd": self.breakdown,
+                "bd": [[*k, n] for k, n in self.breakdown.items()],
                 "h": sorted(self.hours.items()),
+                "tp": [[*k, n] for k, n in self.topics.items()],
                 "dur": _pack(self.durations),
                 "qw": _pack(self.queue_waits),
                 "lat": _pack(self.latency),
                 "cb": self.callbacks,
-                "pk": [self.peak[0], self.peak[1].isoformat()] if self.peak else None,
-                "pp": [self.peak_prev[0], self.peak_prev[1].isoformat()] if self.peak_prev else None,
-                "open": [e.isoformat() if e else None for e in self.open_ends],
+                "pk": _peak_json(self.peak),
+                "pp": _peak_json(self.peak_prev),
+                "open": [None if e is None else _micros(e) for e in self.open_ends],
             },
             ensure_ascii=False,
             separators=(",", ":"),
         )
 
     @classmethod
-    def from_json(cls, day: date, figures: str, topics: str | None) -> DaySummary:
+    def from_json(cls, day: date, figures: str) -> DaySummary:
         d = json.loads(figures)
-        pk = d["pk"]
         return cls(
             day=day,
-            breakdown=d["bd"],
+            breakdown={tuple(r[:4]): r[4] for r in d["bd"]},
             hours=dict(d["h"]),
-            topics=json.loads(topics) if topics else [],
+            topics={(r[0], r[1]): r[2] for r in d["tp"]},
             durations=_unpack(d["dur"]),
             queue_waits=_unpack(d["qw"]),
             latency=_unpack(d["lat"]),
             callbacks=d["cb"],
-            peak=(pk[0], datetime.fromisoformat(pk[1])) if pk else None,
-            peak_prev=(d["pp"][0], datetime.fromisoformat(d["pp"][1])) if d.get("pp") else None,
-            open_ends=[datetime.fromisoformat(e) if e else None for e in d["open"]],
+            peak=_peak_from_json(d["pk"]),
+            peak_prev=_peak_from_json(d["pp"]),
+            open_ends=[None if e is None else _from_micros(e) for e in d["open"]],
         )
 
-
-Histogram = tuple  # (buckets int64, counts int64, sums float64) numpy arrays
+    def add(self, o: DaySummary) -> None:
+        """Add another key's figures of the same day (the keys of a filter with several services or
+        topics select disjoint calls). Peaks do not add up: left unknown, the caller sweeps live."""
+        for mine, theirs in ((self.breakdown, o.breakdown), (self.hours, o.hours), (self.topics, o.topics)):
+            for k, n in theirs.items():
+                mine[k] = mine.get(k, 0) + n
+        for name in HISTOGRAMS:
+            setattr(self, name, as_arrays(merge_histograms([getattr(self, name), getattr(o, name)])))
+        self.callbacks += o.callbacks
+        self.open_ends = sorted(self.open_ends + o.open_ends, key=_end_order)
+        self.peak = self.peak_prev = None
 
 
 def _pack(rows: list | Histogram) -> str:
@@ -147,7 +240,8 @@ def as_arrays(rows: list | Histogram) -> Histogram:
 
 
 def merge_histograms(parts: list) -> list[tuple[int, int, float]]:
-    """Sum per bucket over days → rows (bucket, count, sum) sorted by bucket."""
+    """Sum per bucket over parts (days, keys, or one part's repeated buckets) → rows (bucket,
+    count, sum) sorted by bucket."""
     arrays = [as_arrays(p) for p in parts]
     arrays = [a for a in arrays if len(a[0])]
     if not arrays:
@@ -215,226 +309,326 @@ def _as_date(v: object) -> date:
 # --- building summaries from the calls ------------------------------------------------------------
 
 
-def summarise(s: Session, start: date, end: date) -> dict[date, DaySummary]:
-    """Live summaries of Paris days start..end (both included), one grouped query per figure."""
+class _Grid:
+    """Where `summarise` puts figures: a DaySummary per (day, key), each also numbered as the
+    partition key id · span + day index (0 = start-1 … span-1 = end+1) for grouping in numpy."""
+
+    def __init__(self, start: date, end: date, keys_of: KeysOf) -> None:
+        self.start, self.end, self.keys_of = start, end, keys_of
+        self.first = start - timedelta(days=1)
+        self.span = (end - start).days + 3
+        self.out: dict[date, dict[Key, DaySummary]] = {d: {} for d in _days(start, end)}
+        self.keys: list[Key] = []
+        self._key_ids: dict[Key, int] = {}
+        self._combos: dict[tuple, list[int]] = {}
+
+    def key_ids(self, service: str | None, topic: str | None) -> list[int]:
+        ids = self._combos.get((service, topic))
+        if ids is None:
+            ids = self._combos[(service, topic)] = []
+            for k in self.keys_of(service, topic):
+                if k not in self._key_ids:
+                    self._key_ids[k] = len(self.keys)
+                    self.keys.append(k)
+                ids.append(self._key_ids[k])
+        return ids
+
+    def at(self, day: date, key: Key) -> DaySummary:
+        sums = self.out[day]
+        return sums[key] if key in sums else sums.setdefault(key, DaySummary(day))
+
+    def summaries(self, day: object, service: str | None, topic: str | None) -> list[DaySummary]:
+        """The summaries a row of this day, service and topic adds to."""
+        day = _as_date(day)
+        return [self.at(day, self.keys[k]) for k in self.key_ids(service, topic)]
+
+    def summary(self, part: int) -> DaySummary | None:
+        k, i = divmod(int(part), self.span)
+        day = self.first + timedelta(days=i)
+        return self.at(day, self.keys[k]) if self.start <= day <= self.end else None
+
+    def expand(self, rows: list, service: int, topic: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row index, key id) for each key each row counts under (row[service], row[topic])."""
+        combos: dict[tuple, int] = {}
+        combo = np.fromiter(
+            (combos.setdefault((r[service], r[topic]), len(combos)) for r in rows), np.int64, len(rows)
+        )
+        idx, kid = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for (sv, tp), c in combos.items():
+            members = np.flatnonzero(combo == c)
+            for k in self.key_ids(sv, tp):
+                idx.append(members)
+                kid.append(np.full(len(members), k, np.int64))
+        return np.concatenate(idx), np.concatenate(kid)
+
+    def histograms(
+        self, attr: str, part: np.ndarray, bucket: np.ndarray, n: np.ndarray, total: np.ndarray
+    ) -> None:
+        """Counts and sums per (partition, bucket) → each (day, key)'s histogram `attr`."""
+        if not len(part):
+            return
+        order = np.lexsort((bucket, part))  # stable: equal buckets keep the rows' order
+        part, bucket, n, total = part[order], bucket[order], n[order], total[order]
+        first = np.flatnonzero(np.r_[True, (part[1:] != part[:-1]) | (bucket[1:] != bucket[:-1])])
+        part, bucket = part[first], bucket[first]
+        n, total = np.add.reduceat(n, first), np.add.reduceat(total, first)
+        bounds = np.r_[np.flatnonzero(np.r_[True, part[1:] != part[:-1]]), len(part)]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            sm = self.summary(part[a])
+            if sm is not None:
+                setattr(sm, attr, (bucket[a:b], n[a:b], total[a:b]))
+
+
+def summarise(
+    s: Session, start: date, end: date, key: Key | None = None
+) -> dict[date, dict[Key, DaySummary]]:
+    """Live summaries of Paris days start..end (both included), one query per figure: of every
+    stored key (grouped by service and topic, each row added to the keys it counts under), or of
+    one `key` (its filter in the queries, as the live ones do)."""
     st = _stats()
     lo, hi = st.Period(start, end).bounds()
-    days = {
-        start + timedelta(days=i): DaySummary(start + timedelta(days=i))
-        for i in range((end - start).days + 1)
-    }
+    if key is None:
+        g = _Grid(start, end, stored_keys)
+        svc, top, by = Call.service, Call.topic, [Call.service, Call.topic]
+        filters = []
+    else:
+        g = _Grid(start, end, lambda _service, _topic: [key])
+        svc, top, by = null(), null(), []
+        filters = call_where(key)
     day = paris_day(s, Call.started_at, lo, hi).label("day")
-    where = [Call.started_at >= lo, Call.started_at < hi]
+    where = [Call.started_at >= lo, Call.started_at < hi, *filters]
+    run = s.connection().execute  # Core rows: no ORM processing of thousands of grouped rows
 
     hung_up = case((Call.queue_result == "hangup", 1), else_=0).label("hung_up")
-    for d, o, r, h, sat, n in s.execute(
-        select(day, Call.outcome, Call.transfer_reason, hung_up, Call.satisfaction, func.count())
-        .where(*where)
-        .group_by(day, Call.outcome, Call.transfer_reason, hung_up, Call.satisfaction)
+    cols = (Call.outcome, Call.transfer_reason, hung_up, Call.satisfaction)
+    for d, sv, tp, o, r, h, sat, n in run(
+        select(day, svc, top, *cols, func.count()).where(*where).group_by(day, *by, *cols)
     ):
-        days[_as_date(d)].breakdown.append([o, r, int(h), None if sat is None else int(sat), int(n)])
+        k = (o, r, int(h), None if sat is None else int(sat))
+        for sm in g.summaries(d, sv, tp):
+            sm.breakdown[k] = sm.breakdown.get(k, 0) + int(n)
 
     # Calls per hour: grouped by UTC hour and relabelled in Python, as the live time series does.
     bucket = st._hour_bucket(s).label("bucket")
-    for b, n in s.execute(select(bucket, func.count()).where(*where).group_by(bucket)):
+    for b, sv, tp, n in run(select(bucket, svc, top, func.count()).where(*where).group_by(bucket, *by)):
         local = st._bucket_start(b).astimezone(st.PARIS)
-        row = days.get(local.date())
-        if row is not None:
-            row.hours[local.hour] = row.hours.get(local.hour, 0) + int(n)
+        if start <= local.date() <= end:
+            for sm in g.summaries(local.date(), sv, tp):
+                sm.hours[local.hour] = sm.hours.get(local.hour, 0) + int(n)
 
-    for d, topic, intent, n in s.execute(
-        select(day, Call.topic, Call.intent, func.count())
+    for d, sv, tp, topic, intent, n in run(
+        select(day, svc, top, Call.topic, Call.intent, func.count())
         .where(*where, Call.topic.is_not(None) | Call.intent.is_not(None))
-        .group_by(day, Call.topic, Call.intent)
+        .group_by(day, *by, Call.topic, Call.intent)
     ):
-        days[_as_date(d)].topics.append([topic, intent, int(n)])
+        for sm in g.summaries(d, sv, tp):
+            sm.topics[(topic, intent)] = sm.topics.get((topic, intent), 0) + int(n)
 
-    def histogram(attr: str, value, width: float, day_expr, filters: list, table=None) -> None:  # noqa: ANN001
-        b = st._floor_div(s, value, width).label("b")
-        q = select(day_expr, b, func.count(), func.sum(value)).where(*filters, value.is_not(None), value >= 0)
-        if table is not None:
-            q = q.select_from(table)
-        for d, bk, n, total in s.execute(q.group_by(day_expr, b)):
-            getattr(days[_as_date(d)], attr).append([int(bk), int(n), float(total or 0)])
-
-    histogram(
-        "durations", st._seconds_between(s, Call.started_at, Call.ended_at), st.DURATION_BUCKET_S, day, where
+    # A callback counts under its call's service (none without a call) and its own topic, as
+    # stats.callbacks_requested selects them.
+    cb_day = paris_day(s, Callback.created_at, lo, hi).label("day")
+    cb = select(cb_day, svc, Callback.topic if key is None else null(), func.count()).where(
+        Callback.created_at >= lo, Callback.created_at < hi
     )
+    if key is None:
+        cb = cb.outerjoin(Call, Call.id == Callback.call_id).group_by(cb_day, Call.service, Callback.topic)
+    else:
+        services, topics = key
+        if services:
+            cb = cb.join(Call, Call.id == Callback.call_id).where(Call.service.in_(services))
+        if topics:
+            cb = cb.where(Callback.topic.in_(topics))
+        cb = cb.group_by(cb_day)
+    for d, sv, tp, n in run(cb):
+        for sm in g.summaries(d, sv, tp):
+            sm.callbacks += int(n)
+
+    def histogram(attr: str, value, width: float, day_expr, filters: list, table) -> None:  # noqa: ANN001
+        b = st._floor_div(s, value, width).label("b")
+        rows = run(
+            select(day_expr, svc, top, b, func.count(), func.sum(value))
+            .select_from(table)
+            .where(*filters, value.is_not(None), value >= 0)
+            .group_by(day_expr, *by, b)
+        ).all()
+        idx, kid = g.expand(rows, 1, 2)
+        day_i = np.fromiter(((_as_date(r[0]) - g.first).days for r in rows), np.int64, len(rows))
+        n = np.fromiter((r[4] for r in rows), np.int64, len(rows))
+        total = np.fromiter((r[5] or 0 for r in rows), np.float64, len(rows))
+        b_ = np.fromiter((r[3] for r in rows), np.int64, len(rows))
+        g.histograms(attr, kid * g.span + day_i[idx], b_[idx], n[idx], total[idx])
+
+    seconds = st._seconds_between
     histogram(
-        "queue_waits",
-        st._seconds_between(s, Call.queued_at, Call.picked_up_at),
+        "durations",
+        seconds(s, Call.started_at, Call.ended_at),
         st.DURATION_BUCKET_S,
         day,
         where,
+        Call.__table__,
+    )
+    histogram(
+        "queue_waits",
+        seconds(s, Call.queued_at, Call.picked_up_at),
+        st.DURATION_BUCKET_S,
+        day,
+        where,
+        Call.__table__,
     )
     turn_day = paris_day(s, Turn.at, lo, hi).label("day")
-    turn_where = [Turn.at >= lo, Turn.at < hi, Turn.speaker == "caller"]
-    histogram("latency", Turn.response_ms, st.LATENCY_BUCKET_MS, turn_day, turn_where, Turn.__table__)
-    for rows in days.values():
-        for h in (rows.durations, rows.queue_waits, rows.latency):
-            h.sort()
+    histogram(
+        "latency",
+        Turn.response_ms,
+        st.LATENCY_BUCKET_MS,
+        turn_day,
+        [Turn.at >= lo, Turn.at < hi, Turn.speaker == "caller", *filters],
+        # A turn counts under its call's service and topic: joined only when they matter.
+        Turn.__table__.join(Call.__table__, Call.id == Turn.call_id) if by or filters else Turn.__table__,
+    )
 
-    cb_day = paris_day(s, Callback.created_at, lo, hi).label("day")
-    for d, n in s.execute(
-        select(cb_day, func.count())
-        .where(Callback.created_at >= lo, Callback.created_at < hi)
-        .group_by(cb_day)
-    ):
-        days[_as_date(d)].callbacks = int(n)
+    _timeline(s, g, svc, top, filters)
+    for sums in g.out.values():
+        for sm in sums.values():
+            sm.open_ends.sort(key=_end_order)
+    return g.out
 
-    if (end - start).days < 3:
-        _peaks_in_python(s, start, end, days)  # a few live days: cheaper than two window queries
+
+def _epoch(s: Session, column):  # noqa: ANN001, ANN202
+    """A timestamp column as the database hands it over fastest: PostgreSQL seconds since the
+    epoch (a double: within 0.25 µs of the stored µs, so rounding gives them back exactly),
+    SQLite its UTC text."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.date_part("epoch", column)
+    return type_coerce(column, String)
+
+
+def _micros_array(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """`_epoch` values → (µs since the epoch, 0 where missing; present)."""
+    present = np.fromiter((v is not None for v in values), bool, len(values))
+    if any(isinstance(v, str) for v in values):
+        us = np.array([v or "NaT" for v in values], "datetime64[us]").astype(np.int64)
     else:
-        # The day's own peak: the live sweep (start +1, end -1, ends first at equal instants) per day.
-        starts = select(day, Call.started_at.label("t"), literal(1).label("d")).where(*where)
-        ends = select(day, Call.ended_at.label("t"), literal(-1).label("d")).where(
-            *where, Call.ended_at.is_not(None)
+        us = np.rint(np.array([v or 0.0 for v in values], np.float64) * 1e6).astype(np.int64)
+    return np.where(present, us, 0), present
+
+
+def _timeline(s: Session, g: _Grid, svc, top, filters: list) -> None:  # noqa: ANN001
+    """Peaks and calls running past midnight of each (day, key), from the start and end times of
+    the calls of start-1..end: the live sweep (stats.peak_simultaneous) per day and key, in numpy."""
+    mid = np.array([_micros(day_bounds(g.first + timedelta(days=i))[0]) for i in range(g.span + 1)])
+    rows = s.execute(
+        select(_epoch(s, Call.started_at), _epoch(s, Call.ended_at), svc, top).where(
+            Call.started_at >= _from_micros(mid[0]), Call.started_at < _from_micros(mid[-2]), *filters
         )
-        ev = union_all(starts, ends).subquery()
-        running = select(
-            ev.c.day,
-            ev.c.t,
-            func.sum(ev.c.d)
-            .over(partition_by=ev.c.day, order_by=(ev.c.t, ev.c.d), rows=(None, 0))
-            .label("n"),
-        ).subquery()
-        ranked = select(
-            running.c.day,
-            running.c.n,
-            running.c.t,
-            func.row_number()
-            .over(partition_by=running.c.day, order_by=(running.c.n.desc(), running.c.t))
-            .label("rk"),
-        ).subquery()
-        for d, n, t in s.execute(select(ranked.c.day, ranked.c.n, ranked.c.t).where(ranked.c.rk == 1)):
-            if n:
-                days[_as_date(d)].peak = (int(n), aware(t))
-
-        _peaks_with_previous_day(s, start, end, days)
-
-    end_day = paris_day(s, Call.ended_at, lo - timedelta(days=1), hi + timedelta(days=30))
-    for d, e in s.execute(
-        select(day, Call.ended_at).where(*where, or_(Call.ended_at.is_(None), end_day != day))
-    ):
-        row = days[_as_date(d)]
-        e = aware(e)
-        if e is None or e > day_bounds(row.day)[1]:
-            row.open_ends.append(e)
-    for row in days.values():
-        row.open_ends.sort(key=lambda e: (e is None, e or datetime.min.replace(tzinfo=UTC)))
-    return days
+    ).all()
+    idx, kid = g.expand(rows, 2, 3)
+    if not len(idx):
+        return
+    t0 = _micros_array([r[0] for r in rows])[0][idx]
+    t1, ended = (a[idx] for a in _micros_array([r[1] for r in rows]))
+    day = np.searchsorted(mid, t0, side="right") - 1
+    part = kid * g.span + day
+    # Events: 2·µs + 1 for a start, 2·µs for an end (ends first at equal instants, as live).
+    ev_part = np.concatenate([part, part[ended]])
+    ev_t = np.concatenate([2 * t0 + 1, 2 * t1[ended]])
+    # The same events a day later: the previous day's calls move the next day's count, but their
+    # events before its midnight are not its own.
+    counted = np.concatenate([np.ones(len(ev_t), bool), (ev_t >> 1) >= mid[ev_part % g.span + 1]])
+    peaks = (
+        ("peak", _sweep(ev_part, ev_t)),
+        ("peak_prev", _sweep(np.concatenate([ev_part, ev_part + 1]), np.concatenate([ev_t, ev_t]), counted)),
+    )
+    for attr, found in peaks:
+        for p, (n, at) in found.items():
+            sm = g.summary(p)
+            if sm is not None:
+                setattr(sm, attr, (n, _from_micros(at)))
+    # Still running at the day's end (or never closed): carried into the next days.
+    for j in np.flatnonzero(~ended | (t1 > mid[day + 1])):
+        sm = g.summary(part[j])
+        if sm is not None:
+            sm.open_ends.append(_from_micros(t1[j]) if ended[j] else None)
 
 
-def _sweep(events: list[tuple[datetime, int, bool]], since: datetime | None) -> tuple[int, datetime] | None:
-    """The SQL sweep in Python: events (t, +1/-1, counted) sorted by (t, d); the highest running
-    count, earliest, among counted events (and at or after `since`)."""
-    n, best = 0, None
-    for t, d, own in sorted(events, key=lambda e: (e[0], e[1])):
-        n += d
-        if (own or (since is not None and t >= since)) and n > 0 and (best is None or n > best[0]):
-            best = (n, t)
-    return best
+def _sweep(part: np.ndarray, t2: np.ndarray, counted: np.ndarray | None = None) -> dict[int, tuple]:
+    """Per partition, the live sweep over its events t2 = 2·µs + (1 start, 0 end) in time order:
+    the highest running count (> 0) among `counted` events and its earliest instant (µs)."""
+    if not len(part):
+        return {}
+    order = np.lexsort((t2, part))
+    part, t2 = part[order], t2[order]
+    step = (t2 & 1) * 2 - 1
+    run = np.cumsum(step)
+    first = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    size = np.diff(np.r_[first, len(part)])
+    run -= np.repeat(run[first] - step[first], size)  # running count within each partition
+    if counted is not None:
+        run = np.where(counted[order], run, 0)
+    best = np.maximum.reduceat(run, first)
+    hit = np.flatnonzero((run == np.repeat(best, size)) & (run > 0))
+    groups, at = np.unique(np.searchsorted(first, hit, side="right") - 1, return_index=True)
+    return {
+        int(part[first[g]]): (int(best[g]), int(t2[hit[i]] >> 1)) for g, i in zip(groups, at, strict=True)
+    }
 
 
-def _peaks_in_python(s: Session, start: date, end: date, days: dict[date, DaySummary]) -> None:
-    """`peak` and `peak_prev` of a few days from their calls' start and end times."""
-    paris = _stats().PARIS
-    lo = day_bounds(start - timedelta(days=1))[0]
-    hi = day_bounds(end)[1]
-    by_day: dict[date, list[tuple[datetime, datetime | None]]] = {}
-    for started, ended in s.execute(
-        select(Call.started_at, Call.ended_at).where(Call.started_at >= lo, Call.started_at < hi)
-    ):
-        started = aware(started)
-        by_day.setdefault(started.astimezone(paris).date(), []).append((started, aware(ended)))
-
-    def events(calls: list, own: bool) -> list[tuple[datetime, int, bool]]:
-        out = [(st, 1, own) for st, _ in calls]
-        out += [(e, -1, own) for _, e in calls if e is not None]
-        return out
-
-    for d, row in days.items():
-        own = by_day.get(d, [])
-        row.peak = _sweep(events(own, True), None)
-        row.peak_prev = _sweep(
-            events(own, True) + events(by_day.get(d - timedelta(days=1), []), False), day_bounds(d)[0]
-        )
-
-
-def _peaks_with_previous_day(s: Session, start: date, end: date, days: dict[date, DaySummary]) -> None:
-    """Per day d: the live sweep over the calls started on d-1 and d, maximum over the events of
-    day d (d-1's events only bring the count of its calls still running at midnight)."""
-    lo = day_bounds(start - timedelta(days=1))[0]
-    hi = day_bounds(end)[1]
-    pg = s.get_bind().dialect.name == "postgresql"
-    own = paris_day(s, Call.started_at, lo, hi)
-    nxt = (own + literal_column("1")) if pg else func.date(own, literal_column("'+1 day'"))
-    where = [Call.started_at >= lo, Call.started_at < hi]
-    parts = []
-    for label, src in ((own, 0), (nxt, 1)):
-        parts.append(
-            select(
-                label.label("day"),
-                literal(src).label("src"),
-                Call.started_at.label("t"),
-                literal(1).label("d"),
-            ).where(*where)
-        )
-        parts.append(
-            select(
-                label.label("day"),
-                literal(src).label("src"),
-                Call.ended_at.label("t"),
-                literal(-1).label("d"),
-            ).where(*where, Call.ended_at.is_not(None))
-        )
-    ev = union_all(*parts).subquery()
-    running = select(
-        ev.c.day,
-        ev.c.src,
-        ev.c.t,
-        func.sum(ev.c.d).over(partition_by=ev.c.day, order_by=(ev.c.t, ev.c.d), rows=(None, 0)).label("n"),
-    ).subquery()
-    # The previous day's events before midnight are not events of this day.
-    t_day = paris_day(s, running.c.t, lo, hi + timedelta(days=30))
-    kept = select(running).where(or_(running.c.src == 0, t_day >= running.c.day)).subquery()
-    ranked = select(
-        kept.c.day,
-        kept.c.n,
-        kept.c.t,
-        func.row_number().over(partition_by=kept.c.day, order_by=(kept.c.n.desc(), kept.c.t)).label("rk"),
-    ).subquery()
-    for d, n, t in s.execute(select(ranked.c.day, ranked.c.n, ranked.c.t).where(ranked.c.rk == 1)):
-        row = days.get(_as_date(d))
-        if row is not None and n:
-            row.peak_prev = (int(n), aware(t))
-
-
-def _utterance_rows(s: Session, start: date, end: date):  # noqa: ANN202
+def _unsure_turns(lo: datetime, hi: datetime) -> list:
     st = _stats()
-    lo, hi = st.Period(start, end).bounds()
+    return [
+        Turn.at >= lo,
+        Turn.at < hi,
+        Turn.speaker == "caller",
+        Turn.action.in_(st.UNSURE_ACTIONS),
+        func.length(func.trim(Turn.text)) > 0,
+    ]
+
+
+def _utterance_aggregates() -> list:
+    return [
+        func.count().label("n"),
+        func.max(Turn.fallback_reason).label("reason"),
+        func.max(Turn.action).label("action"),
+        func.max(Turn.intent).label("intent"),
+        func.sum(Turn.confidence).label("cs"),
+        func.count(Turn.confidence).label("cn"),
+    ]
+
+
+def _utterance_rows(s: Session, start: date, end: date) -> list[dict]:
+    """Rows of daily_utterances for days start..end, every stored key. Grouped in SQL once per kind
+    of key, so each row's max(reason) etc. are those of the live query (same collation)."""
+    lo, hi = _stats().Period(start, end).bounds()
     d = paris_day(s, Turn.at, lo, hi).label("day")
     text = func.lower(func.trim(Turn.text)).label("t")
-    return s.execute(
-        select(
-            d,
-            text,
-            func.count(),
-            func.max(Turn.fallback_reason),
-            func.max(Turn.action),
-            func.max(Turn.intent),
-            func.sum(Turn.confidence),
-            func.count(Turn.confidence),
+    out: list[dict] = []
+    for by_service, by_topic in ((False, False), (True, False), (False, True), (True, True)):
+        service = Call.service if by_service else null()
+        topic = Call.topic if by_topic else null()
+        q = select(d, service.label("service"), topic.label("topic"), text, *_utterance_aggregates()).where(
+            *_unsure_turns(lo, hi)
         )
-        .where(
-            Turn.at >= lo,
-            Turn.at < hi,
-            Turn.speaker == "caller",
-            Turn.action.in_(st.UNSURE_ACTIONS),
-            func.length(func.trim(Turn.text)) > 0,
-        )
-        .group_by(d, text)
-    ).all()
+        if by_service or by_topic:
+            q = q.join(Call, Call.id == Turn.call_id).where(
+                *([Call.service.is_not(None)] if by_service else []),
+                *([Call.topic.is_not(None)] if by_topic else []),
+            )
+        group = [d, text] + ([Call.service] if by_service else []) + ([Call.topic] if by_topic else [])
+        for day, sv, tp, t, n, reason, action, intent, cs, cn in s.execute(q.group_by(*group)):
+            out.append(
+                {
+                    "day": _as_date(day),
+                    "service": sv,
+                    "topic": tp,
+                    "text": t,
+                    "count": int(n),
+                    "reason": reason,
+                    "action": action,
+                    "intent": intent,
+                    "confidence_sum": None if cs is None else float(cs),
+                    "confidence_n": int(cn or 0),
+                }
+            )
+    return out
 
 
 # --- storing and reading ----------------------------------------------------------------------------
@@ -445,19 +639,17 @@ def _engine(s: Session) -> Engine:
     return getattr(bind, "engine", bind)
 
 
-def build(engine: Engine, start: date, end: date) -> dict[date, DaySummary]:
+def build(engine: Engine, start: date, end: date) -> None:
     """(Re)build and store the summaries of days start..end, chunk by chunk."""
-    out: dict[date, DaySummary] = {}
     cur = start
     while cur <= end:
         last = min(end, cur + timedelta(days=CHUNK_DAYS - 1))
-        out.update(_build_chunk(engine, cur, last))
+        _build_chunk(engine, cur, last)
         cur = last + timedelta(days=1)
-    return out
 
 
-def _build_chunk(engine: Engine, start: date, end: date) -> dict[date, DaySummary]:
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+def _build_chunk(engine: Engine, start: date, end: date) -> None:
+    days = _days(start, end)
     with Session(engine) as s, s.begin():
         pg = engine.dialect.name == "postgresql"
         insert = pg_insert if pg else sqlite_insert
@@ -475,40 +667,28 @@ def _build_chunk(engine: Engine, start: date, end: date) -> dict[date, DaySummar
         summaries = summarise(s, start, end)
         utterances = _utterance_rows(s, start, end)
         now = datetime.now(UTC)
-        for d in days:
-            lo, hi = day_bounds(d)
-            sm = summaries[d]
-            s.execute(
-                DailyRollup.__table__.update()
-                .where(DailyRollup.day == d)
-                .values(
-                    utc_lo=lo,
-                    utc_hi=hi,
-                    stale=False,
-                    built_at=now,
-                    figures=sm.figures_json(),
-                    topics=json.dumps(sm.topics, ensure_ascii=False, separators=(",", ":")),
-                )
-            )
+        s.execute(
+            DailyRollup.__table__.update()
+            .where(DailyRollup.day == bindparam("d"))
+            .values(utc_lo=bindparam("lo"), utc_hi=bindparam("hi"), stale=False, built_at=now, format=FORMAT),
+            [{"d": d, "lo": day_bounds(d)[0], "hi": day_bounds(d)[1]} for d in days],
+        )
+        s.execute(DailySlice.__table__.delete().where(DailySlice.day.between(start, end)))
+        rows = [
+            {
+                "day": d,
+                "service": services[0] if services else None,
+                "topic": topics[0] if topics else None,
+                "figures": sm.to_json(),
+            }
+            for d, sums in summaries.items()
+            for (services, topics), sm in sums.items()
+        ]
+        if rows:
+            s.execute(DailySlice.__table__.insert(), rows)
         s.execute(DailyUtterance.__table__.delete().where(DailyUtterance.day.between(start, end)))
         if utterances:
-            s.execute(
-                DailyUtterance.__table__.insert(),
-                [
-                    {
-                        "day": _as_date(d),
-                        "text": t,
-                        "count": int(n),
-                        "reason": reason,
-                        "action": action,
-                        "intent": intent,
-                        "confidence_sum": None if cs is None else float(cs),
-                        "confidence_n": int(cn or 0),
-                    }
-                    for d, t, n, reason, action, intent, cs, cn in utterances
-                ],
-            )
-    return summaries
+            s.execute(DailyUtterance.__table__.insert(), utterances)
 
 
 def _ranges(days: list[date]) -> list[tuple[date, date]]:
@@ -521,159 +701,133 @@ def _ranges(days: list[date]) -> list[tuple[date, date]]:
     return out
 
 
+def _usable(s: Session, start: date, end: date) -> dict[date, object]:
+    """Fresh days of start..end in this format → their build time."""
+    return {
+        _as_date(d): built
+        for d, built in s.execute(
+            select(DailyRollup.day, DailyRollup.built_at).where(
+                DailyRollup.day.between(start, end),
+                DailyRollup.stale.is_(False),
+                DailyRollup.format == FORMAT,
+            )
+        )
+    }
+
+
 def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
-    """Build the missing or stale past days among start..end; returns the days it built. Checked
-    once per session and range (a page asks for the same days for several figures)."""
-    checked = s.info.setdefault("rollups_checked", [])
-    if any(a <= start and end <= b for a, b in checked):
-        return []
-    checked.append((start, end))
-    fresh = set(s.scalars(select(DailyRollup.day).where(DailyRollup.day.between(start, end), _usable())))
-    missing = [
-        start + timedelta(days=i)
-        for i in range((end - start).days + 1)
-        if start + timedelta(days=i) not in fresh
-    ]
+    """Build the missing or stale past days among start..end; returns the days it (re)built. The
+    fresh days are remembered for the session: a page asks for the same days for several figures."""
+    fresh = _usable(s, start, end)
+    missing = [d for d in _days(start, end) if d not in fresh]
     for a, b in _ranges(missing):
         try:
             build(_engine(s), a, b)
         except DBAPIError as e:  # a lock timeout or deadlock: these days are read live this time
             log.warning("résumés quotidiens {}..{} non construits : {}", a, b, e)
+    if missing:
+        fresh = _usable(s, start, end)
+    s.info["rollups_fresh"] = (start, end, fresh)
     return missing
 
 
-def summaries(s: Session, start: date, end: date, today: date) -> list[DaySummary]:
-    """Summaries of days start..end in order: stored ones for past days (built if needed), live
-    ones from today on."""
+def fresh_days(s: Session, start: date, end: date) -> dict[date, object]:
+    """The usable stored days of start..end (→ build time), built first if needed, once per session."""
+    memo = s.info.get("rollups_fresh")
+    if memo is None or not (memo[0] <= start and end <= memo[1]):
+        ensure_fresh(s, start, end)
+        memo = s.info["rollups_fresh"]
+    return {d: built for d, built in memo[2].items() if start <= d <= end}
+
+
+def summaries(s: Session, start: date, end: date, today: date, key: Key = ALL) -> list[DaySummary]:
+    """Summaries of days start..end for `key`, in order: stored ones for past days (built if
+    needed), live ones from today on."""
     out: dict[date, DaySummary] = {}
     past_end = min(end, today - timedelta(days=1))
     if start <= past_end:
-        ensure_fresh(s, start, past_end)
-        out.update(_stored(s, start, past_end))
+        out.update(_stored(s, fresh_days(s, start, past_end), key))
         # Days that could not be built, or changed again since: summarised live.
-        gaps = [start + timedelta(days=i) for i in range((past_end - start).days + 1)]
-        for a, b in _ranges([d for d in gaps if d not in out]):
-            out.update(summarise(s, a, b))
-    live_start = max(start, today)
-    if live_start <= end:
-        out.update(summarise(s, live_start, end))
-    return [out[start + timedelta(days=i)] for i in range((end - start).days + 1)]
+        for a, b in _ranges([d for d in _days(start, past_end) if d not in out]):
+            out.update(_live(s, a, b, key))
+    if max(start, today) <= end:
+        out.update(_live(s, max(start, today), end, key))
+    return [out[d] for d in _days(start, end)]
 
 
-# Decoded summaries by (database, day), valid while the row's built_at is unchanged: a stored
+def _live(s: Session, start: date, end: date, key: Key) -> dict[date, DaySummary]:
+    return {d: sums.get(key) or DaySummary(d) for d, sums in summarise(s, start, end, key).items()}
+
+
+# Decoded summaries by (database, day, key), valid while the day's built_at is unchanged: a stored
 # summary never changes, a rebuild writes a new one with a new built_at.
-_CACHE: dict[tuple[str, date], tuple[object, DaySummary]] = {}
-CACHE_DAYS = 5000
+_CACHE: dict[tuple[str, date, Key], tuple[object, DaySummary]] = {}
+CACHE_ENTRIES = 20_000
 
 
-def _stored(s: Session, start: date, end: date) -> dict[date, DaySummary]:
-    """The fresh stored summaries of start..end, decoded once per build."""
+def _stored(s: Session, fresh: dict[date, object], key: Key) -> dict[date, DaySummary]:
+    """The stored summaries of the fresh days for `key` (a day without a row had no such call)."""
     db = str(_engine(s).url)
-    versions = {
-        _as_date(d): built
-        for d, built in s.execute(
-            select(DailyRollup.day, DailyRollup.built_at).where(
-                DailyRollup.day.between(start, end),
-                _usable(),
-                DailyRollup.figures.is_not(None),
-            )
-        )
-    }
     out: dict[date, DaySummary] = {}
-    for d, built in versions.items():
-        hit = _CACHE.get((db, d))
+    for d, built in fresh.items():
+        hit = _CACHE.get((db, d, key))
         if hit is not None and hit[0] == built:
             out[d] = hit[1]
-    todo = [d for d in versions if d not in out]
-    for a, b in _ranges(sorted(todo)):
-        for d, built, figures, topics in s.execute(
-            select(DailyRollup.day, DailyRollup.built_at, DailyRollup.figures, DailyRollup.topics).where(
-                DailyRollup.day.between(a, b), _usable(), DailyRollup.figures.is_not(None)
+    for a, b in _ranges(sorted(d for d in fresh if d not in out)):
+        got: dict[date, DaySummary] = {}
+        for d, figures in s.execute(
+            select(DailySlice.day, DailySlice.figures).where(
+                *key_where(DailySlice.service, DailySlice.topic, key), DailySlice.day.between(a, b)
             )
         ):
             d = _as_date(d)
-            out[d] = DaySummary.from_json(d, figures, topics)
-            if len(_CACHE) >= CACHE_DAYS:
-                _CACHE.clear()
-            _CACHE[(db, d)] = (built, out[d])
+            sm = DaySummary.from_json(d, figures)
+            if d in got:
+                got[d].add(sm)  # a filter with several services or topics
+            else:
+                got[d] = sm
+        if len(_CACHE) >= CACHE_ENTRIES:
+            _CACHE.clear()
+        for d in _days(a, b):
+            out[d] = got.get(d) or DaySummary(d)
+            _CACHE[(db, d, key)] = (fresh[d], out[d])
     return out
 
 
-def _plan(s: Session, start: date, end: date, today: date) -> tuple[bool, list[tuple[date, date]]]:
-    """Build what is missing; returns (some past days are stored, day ranges to read live)."""
-    live: list[tuple[date, date]] = []
+def topic_counts(s: Session, start: date, end: date, today: date, key: Key = ALL) -> list:
+    """[(topic, intent, n)] over days start..end (the previous period of a trend)."""
+    return [(t, i, n) for sm in summaries(s, start, end, today, key) for (t, i), n in sm.topics.items()]
+
+
+def utterance_query(s: Session, start: date, end: date, today: date, limit: int, key: Key = ALL):  # noqa: ANN201
+    """Rows (text, count, reason, action, mean confidence, intent) like the live query, most
+    frequent first: stored days plus live ones, merged and ordered in SQL (same collation)."""
+    st = _stats()
     past_end = min(end, today - timedelta(days=1))
-    stored = start <= past_end
-    if stored:
-        ensure_fresh(s, start, past_end)
-        fresh = set(map(_as_date, s.scalars(_fresh_days(start, past_end))))
-        gaps = [start + timedelta(days=i) for i in range((past_end - start).days + 1)]
-        live = _ranges([d for d in gaps if d not in fresh])
+    fresh = fresh_days(s, start, past_end) if start <= past_end else {}
+    live = _ranges([d for d in _days(start, past_end) if d not in fresh])
     if max(start, today) <= end:
         live.append((max(start, today), end))
-    return stored, live
-
-
-def _fresh_days(start: date, end: date):  # noqa: ANN202
-    return select(DailyRollup.day).where(
-        DailyRollup.day.between(start, end), _usable(), DailyRollup.figures.is_not(None)
-    )
-
-
-def topic_counts(s: Session, start: date, end: date, today: date) -> list:
-    """[(topic, intent, n)] over days start..end (the previous period of a trend)."""
-    rows: list = []
-    stored, live = _plan(s, start, end, today)
-    if stored:
-        for sm in _stored(s, start, min(end, today - timedelta(days=1))).values():
-            rows.extend(sm.topics)
-    for a, b in live:
-        for sm in summarise(s, a, b).values():
-            rows.extend(sm.topics)
-    return rows
-
-
-def utterance_query(s: Session, start: date, end: date, today: date, limit: int):  # noqa: ANN201
-    """Rows (text, count, reason, action, mean confidence, intent) like the live query, most
-    frequent first: stored days plus today's turns, merged and ordered in SQL (same collation)."""
-    st = _stats()
-    parts = []
-    stored, live = _plan(s, start, end, today)
-    if stored:
-        u = DailyUtterance
-        parts.append(
-            select(
-                u.text.label("t"),
-                u.count.label("n"),
-                u.reason.label("reason"),
-                u.action.label("action"),
-                u.intent.label("intent"),
-                u.confidence_sum.label("cs"),
-                u.confidence_n.label("cn"),
-            ).where(u.day.between(start, end), u.day.in_(_fresh_days(start, min(end, today))))
-        )
+    u = DailyUtterance
+    parts = [
+        select(
+            u.text.label("t"),
+            u.count.label("n"),
+            u.reason.label("reason"),
+            u.action.label("action"),
+            u.intent.label("intent"),
+            u.confidence_sum.label("cs"),
+            u.confidence_n.label("cn"),
+        ).where(*key_where(u.service, u.topic, key), u.day.between(a, b))
+        for a, b in _ranges(sorted(fresh))
+    ]
     for a, b in live:
         lo, hi = st.Period(a, b).bounds()
         text = func.lower(func.trim(Turn.text))
-        parts.append(
-            select(
-                text.label("t"),
-                func.count().label("n"),
-                func.max(Turn.fallback_reason).label("reason"),
-                func.max(Turn.action).label("action"),
-                func.max(Turn.intent).label("intent"),
-                func.sum(Turn.confidence).label("cs"),
-                func.count(Turn.confidence).label("cn"),
-            )
-            .where(
-                Turn.at >= lo,
-                Turn.at < hi,
-                Turn.speaker == "caller",
-                Turn.action.in_(st.UNSURE_ACTIONS),
-                func.length(func.trim(Turn.text)) > 0,
-            )
-            .group_by(text)
-        )
+        q = select(text.label("t"), *_utterance_aggregates()).where(*_unsure_turns(lo, hi))
+        if call_where(key):
+            q = q.join(Call, Call.id == Turn.call_id).where(*call_where(key))
+        parts.append(q.group_by(text))
     if not parts:
         return []
     all_ = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
@@ -694,13 +848,17 @@ def utterance_query(s: Session, start: date, end: date, today: date, limit: int)
     ).all()
 
 
-def live_day_peak(s: Session, day: date, carry: list[datetime | None]) -> tuple[int, datetime | None]:
+def live_day_peak(
+    s: Session, day: date, carry: list[datetime | None], key: Key = ALL
+) -> tuple[int, datetime | None]:
     """Peak within one day when calls of earlier days end during it: the live sweep over the day's
-    calls plus those carried in (rare: calls running past midnight)."""
+    calls of `key` plus those carried in (rare: calls running past midnight)."""
     ws, we = day_bounds(day)
     events: list[tuple[datetime, int]] = []
     for started, ended in s.execute(
-        select(Call.started_at, Call.ended_at).where(Call.started_at >= ws, Call.started_at < we)
+        select(Call.started_at, Call.ended_at).where(
+            Call.started_at >= ws, Call.started_at < we, *call_where(key)
+        )
     ):
         events.append((aware(started), 1))
         ended = aware(ended)

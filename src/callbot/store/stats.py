@@ -1,8 +1,8 @@
 """Dashboard figures, computed by aggregate SQL queries (no Python loops over call rows).
 
-`compute` reads unfiltered periods from per-day summaries (store/rollups.py: past Paris days are
-stored and kept right by triggers, today is summarised live) and runs the live queries below
-(`compute_live`) for service/topic filters; both give the same figures (tests/dashboard/test_rollups.py).
+`compute` reads per-day summaries (store/rollups.py: past Paris days are stored, per service and
+topic filter, and kept right by triggers; today is summarised live); the live queries below
+(`compute_live`) are the reference they are tested against (tests/dashboard/test_rollups.py).
 
 Every figure is for a `Period` (Paris calendar days, optional service and topic filters). Queries
 return at most one row per hour bucket, topic, intent or histogram bucket, so they stay cheap to
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, cast, func, literal, select, union_all
+from sqlalchemy import Float, Integer, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from callbot.store.models import Call, Callback, Outcome, Turn
@@ -335,8 +335,8 @@ def peak_simultaneous(s: Session, period: Period) -> tuple[int, datetime | None]
     at = row[1]
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    if at is not None:
+        at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     return int(row[0]), at
 
 
@@ -410,6 +410,8 @@ def _seconds_between(s: Session, a, b):  # noqa: ANN001, ANN202
 
 
 def _floor_div(s: Session, expr, width: float):  # noqa: ANN001, ANN202
+    # A float width: an integer one makes SQLAlchemy divide by a NUMERIC, several times slower.
+    width = literal(float(width), Float)
     if s.bind.dialect.name == "postgresql":
         return cast(func.floor(expr / width), Integer)
     return cast(expr / width, Integer)  # SQLite truncates; values are never negative here
@@ -507,14 +509,13 @@ def unrecognised(
     today: date | None = None,
 ) -> list[UtteranceGroup]:
     """Caller turns answered by fallback/confirm/clarify, grouped by text, then grouped by
-    similarity so wordings of one need end up together. Unfiltered periods read the daily
-    summaries (store/rollups.py); filtered ones query the turns."""
-    if not (period.services or period.topics):
-        from callbot.store import rollups
+    similarity so wordings of one need end up together. Read from the daily summaries
+    (store/rollups.py) plus today's turns."""
+    from callbot.store import rollups
 
-        rows = rollups.utterance_query(s, period.start, period.end, today or paris_today(), limit)
-        return group_utterances(rows, threshold)
-    return unrecognised_live(s, period, threshold=threshold, limit=limit)
+    key = (period.services, period.topics)
+    rows = rollups.utterance_query(s, period.start, period.end, today or paris_today(), limit, key)
+    return group_utterances(rows, threshold)
 
 
 def unrecognised_live(
@@ -624,20 +625,19 @@ def paris_today() -> date:
 
 
 def compute(s: Session, period: Period, today: date | None = None) -> Figures:
-    """Every figure of the period. Unfiltered: from the daily summaries of past days plus a live
-    summary of today (store/rollups.py); with a service or topic filter: live queries."""
-    if period.services or period.topics:
-        return compute_live(s, period)
+    """Every figure of the period, filtered or not: from the daily summaries of past days plus a
+    live summary of today (store/rollups.py)."""
     return compute_from_rollups(s, period, today or paris_today())
 
 
 def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
     from callbot.store import rollups
 
+    key = (period.services, period.topics)
     prev = period.previous()
-    if prev.start < today:
-        rollups.ensure_fresh(s, prev.start, min(period.end, today - timedelta(days=1)))
-    days = rollups.summaries(s, period.start, period.end, today)
+    if prev.start < today:  # one look at which days are stored, for the period and the previous one
+        rollups.fresh_days(s, prev.start, min(period.end, today - timedelta(days=1)))
+    days = rollups.summaries(s, period.start, period.end, today, key)
     rows: dict[tuple, int] = {}
     heat = [[0] * 24 for _ in range(7)]
     series: list[DayRow] = []
@@ -649,9 +649,9 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
     prev_open: list = []  # the previous day's calls running past midnight
     for d in days:
         row = DayRow(d.day)
-        for o, r, h, sat, n in d.breakdown:
-            key = (o, r, bool(h), sat)
-            rows[key] = rows.get(key, 0) + n
+        for (o, r, h, sat), n in d.breakdown.items():
+            k = (o, r, bool(h), sat)
+            rows[k] = rows.get(k, 0) + n
             row.calls += n
             if o == Outcome.RESOLVED:
                 row.resolved += n
@@ -665,8 +665,8 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
             weekday[int(hour)] += n
         for name, parts in hists.items():
             parts.append(getattr(d, name))
-        for topic, intent, n in d.topics:
-            current[(topic, intent)] = current.get((topic, intent), 0) + n
+        for topic_intent, n in d.topics.items():
+            current[topic_intent] = current.get(topic_intent, 0) + n
         callbacks += d.callbacks
         # Peak: calls of earlier days still running at midnight add to the day's own peak; those
         # of the previous day that end during it are in its stored peak_prev; older ones ending
@@ -674,7 +674,7 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
         ws, we = rollups.day_bounds(d.day)
         older = [e for e in older if e is None or e > ws]
         if any(e is not None and e < we for e in older):
-            n, at = rollups.live_day_peak(s, d.day, older + prev_open)
+            n, at = rollups.live_day_peak(s, d.day, older + prev_open, key)
         elif any(e is not None and e < we for e in prev_open):
             n, at = d.peak_prev or (0, None)
             n += len(older)
@@ -686,8 +686,11 @@ def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
             peak_n, peak_at = n, at
         older += prev_open
         prev_open = list(d.open_ends)
+    if not rollups.is_stored(key):
+        # Several services or topics: their calls overlap, day peaks do not add up.
+        peak_n, peak_at = peak_simultaneous(s, period)
     previous: dict[tuple, int] = {}
-    for topic, intent, n in rollups.topic_counts(s, prev.start, prev.end, today):
+    for topic, intent, n in rollups.topic_counts(s, prev.start, prev.end, today, key):
         previous[(topic, intent)] = previous.get((topic, intent), 0) + n
     topics, intents = _rank(current, previous)
     b = Breakdown([(o, r, h, sat, n) for (o, r, h, sat), n in rows.items()])
