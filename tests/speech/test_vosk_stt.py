@@ -194,3 +194,32 @@ def test_a_recogniser_failure_loses_one_turn_not_the_call(vosk_model, speech_8k,
     down, _ = run(run_test(stt, frames_to_send=said(half) + said(half), pipeline_params=PHONE))
     # The failed turn is lost (no transcript); the next turn is heard normally.
     assert [f.text for f in transcripts(down)] == ["premier"]
+
+
+def test_a_caller_who_pauses_and_goes_on_gets_one_transcript_for_the_whole_turn(
+        vosk_model, speech_8k) -> None:  # noqa: ANN001
+    # The final starts at each VAD stop (in parallel with the turn model); a pause that the turn
+    # model judges mid-sentence must not split the caller's words into two transcripts.
+    stt = VoskSTTService(vosk_model)
+    half = len(speech_8k) // 2
+    first, second = speech_8k[:half], speech_8k[half:]
+    frames = (said(first, end=False) + [VADUserStoppedSpeakingFrame(stop_secs=0.2)]
+              + audio_frames(silence(0.3)) + [VADUserStartedSpeakingFrame(start_secs=0.2)]
+              + audio_frames(second) + [VADUserStoppedSpeakingFrame(stop_secs=0.2),
+                                        UserStoppedSpeakingFrame()])
+    down, _ = run(run_test(stt, frames_to_send=frames, pipeline_params=PHONE))
+    finals = transcripts(down)
+    assert len(finals) == 1
+    assert finals[0].result["utterances"] == 2
+
+    # Both stretches were decoded (Kaldi is not bit-for-bit repeatable across runs, so the words
+    # themselves are not compared with a separate run).
+    assert len(finals[0].text.split()) >= 2
+    assert finals[0].result["heard"] == finals[0].text
+
+
+def test_a_vad_stop_alone_delivers_nothing_until_the_turn_ends(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    stt = VoskSTTService(vosk_model)
+    frames = said(speech_8k, end=False) + [VADUserStoppedSpeakingFrame(stop_secs=0.2)]
+    down, _ = run(run_test(stt, frames_to_send=frames + audio_frames(silence(0.5)), pipeline_params=PHONE))
+    assert transcripts(down) == []

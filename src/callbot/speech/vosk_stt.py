@@ -5,8 +5,14 @@ model's 16 kHz inside its feature pipeline (`--allow-upsample=true` in the model
 costs less than resampling in Python first and decodes the same (see bench/bench_speech.py).
 
 Vosk's own endpointing is not used to end a turn: when the caller's turn ends (pipecat's
-`UserStoppedSpeakingFrame`, or the raw VAD stop with `finalize_on="vad"`) the service forces
-`FinalResult()` and pushes one `TranscriptionFrame(finalized=True)`.
+`UserStoppedSpeakingFrame`, or the raw VAD stop with `finalize_on="vad"`) the service pushes one
+`TranscriptionFrame(finalized=True)`.
+
+The forced `FinalResult()` starts early, at the VAD's stop, in the call's Vosk thread, while the
+turn model (Smart Turn) decides on another core whether the caller has finished: the transcript
+is then ready when the turn ends instead of 0.2 to 1.5 s after it. If the caller goes on talking,
+the text finalised so far is kept and the next stretch of speech is decoded as a new utterance of
+the same turn; the turn's transcript joins them.
 """
 
 from __future__ import annotations
@@ -152,10 +158,11 @@ class VoskSTTService(STTService):
         self._in_turn = False  # decoding an utterance (VAD start seen, turn not yet finalised)
         self._vad_speaking = False
         self._segments: list[str] = []  # text Vosk finalised on its own inside this utterance
+        # Finals started at a VAD stop, not yet delivered: the turn may still go on.
+        self._held: list[Future] = []
         self._last_partial = ""
         self._asr_secs = 0.0  # wall time in the recogniser for the current utterance
         self._asr_cpu = 0.0  # CPU time of the same (wall minus waiting for a core)
-        self._last_cpu_secs = 0.0
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -233,6 +240,8 @@ class VoskSTTService(STTService):
                     await self._begin_turn()
             elif isinstance(frame, VADUserStoppedSpeakingFrame):
                 self._vad_speaking = False
+                if self._finalize_frame is UserStoppedSpeakingFrame:
+                    self._start_early_final()
             if isinstance(frame, self._finalize_frame):
                 # Pushed before the stop frame; but the transcript is a DataFrame and the stop
                 # a SystemFrame, so the next processor's queue may still let the stop overtake it.
@@ -280,19 +289,36 @@ class VoskSTTService(STTService):
         except Exception as e:
             await self._recover(e)
 
-    async def _finalize(self) -> None:
-        if self._rec is None or not self._in_turn:
+    def _start_early_final(self) -> None:
+        """Finish the utterance in the Vosk thread now, without waiting for it (see module doc)."""
+        if self._rec is None or not self._in_turn or self._executor is None:
             return
         tail = bytes(self._buffer)
         self._buffer.clear()
+        self._in_turn = False  # audio from here on is pre-roll for a possible continuation
+        self._held.append(self._executor.submit(self._final, tail))
+
+    async def _finalize(self) -> None:
+        parts, self._held = self._held, []
+        if self._rec is not None and self._in_turn and self._executor is not None:
+            tail = bytes(self._buffer)
+            self._buffer.clear()
+            parts.append(self._executor.submit(self._final, tail))
+            # A turn cut by the stop timeout while the caller still talks goes on as a new utterance.
+            self._in_turn = self._vad_speaking
+        if not parts:
+            return
         try:
-            heard, asr_secs, final_secs, grammar = await self._in_thread(self._final, tail)
+            results = [await asyncio.wrap_future(f) for f in parts]
         except Exception as e:
             await self._recover(e)
             return
-        # A turn cut by the stop timeout while the caller still talks goes on as a new utterance.
-        self._in_turn = self._vad_speaking
         self._last_partial = ""
+        heard = " ".join(r[0] for r in results if r[0])
+        asr_secs = sum(r[1] for r in results)
+        final_secs = results[-1][2]
+        cpu_secs = sum(r[3] for r in results)
+        grammar = any(r[4] for r in results)
         text = heard
         scripted = False
         if self._transcripts is not None:
@@ -306,9 +332,10 @@ class VoskSTTService(STTService):
         asr_ms = round(asr_secs * 1000, 1)
         frame = TranscriptionFrame(
             text, self._user_id, time_now_iso8601(), finalized=True,
-            result={"asr_ms": asr_ms, "asr_cpu_ms": round(self._last_cpu_secs * 1000, 1),
+            result={"asr_ms": asr_ms, "asr_cpu_ms": round(cpu_secs * 1000, 1),
                     "final_ms": round(final_secs * 1000, 1), "heard": heard,
-                    "scripted": scripted, "expectation": self._expectation, "grammar": grammar},
+                    "scripted": scripted, "expectation": self._expectation, "grammar": grammar,
+                    "utterances": len(results)},
         )
         frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # stored with the caller's turn
         await self.push_frame(frame)
@@ -319,6 +346,7 @@ class VoskSTTService(STTService):
         self._in_turn = False
         self._buffer.clear()
         self._segments.clear()
+        self._held.clear()
         self._pending_grammar = False
         if self._executor is not None:
             try:
@@ -374,8 +402,8 @@ class VoskSTTService(STTService):
         self._asr_cpu += time.thread_time() - c0
         return partial
 
-    def _final(self, tail: bytes) -> tuple[str, float, float, bool]:
-        """Force the end of the utterance: (text, recogniser secs, final secs, grammar used)."""
+    def _final(self, tail: bytes) -> tuple[str, float, float, float, bool]:
+        """Force the end of the utterance: (text, recogniser secs, final secs, CPU secs, grammar)."""
         t0, c0 = time.perf_counter(), time.thread_time()
         rec = self._rec
         if tail:
@@ -385,7 +413,7 @@ class VoskSTTService(STTService):
         rec.Reset()
         final_secs = time.perf_counter() - t0
         asr_secs = self._asr_secs + final_secs
-        self._last_cpu_secs = self._asr_cpu + time.thread_time() - c0
+        cpu_secs = self._asr_cpu + time.thread_time() - c0
         self._segments.clear()
         self._asr_secs = self._asr_cpu = 0.0
-        return words, asr_secs, final_secs, self._grammar is not None
+        return words, asr_secs, final_secs, cpu_secs, self._grammar is not None
