@@ -114,6 +114,9 @@ def load_speech(runtime: Runtime) -> None:
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
     _timed(runtime, "turn_models", build_hearing, s)
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
+    pruned = runtime.prompts.prune_learned()
+    if pruned:
+        logger.info("prompt cache: {} learned prompts unused for two weeks removed", pruned)
     # Fixed prompts are synthesised once and kept on disk, so the greeting starts at once. The
     # conversation prompts are ready before the first call; answers follow in the background.
     prompts = runtime.dialog.fixed_prompts(answers=False)

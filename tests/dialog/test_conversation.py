@@ -162,6 +162,9 @@ def test_silences_outside_hours_lead_to_a_voice_callback(engine_at):
     assert done.callback.reason == "c'est pour mon permis de construire"
     assert done.callback.topic == "urbanisme"
     assert "06 12 34 56 78" in said(done)
+    # The confirmation repeats the caller's number: its audio must never enter the shared cache.
+    assert all(p.private for p in done.prompts if "06 12" in p.text)
+    assert not any(p.private for p in offer.prompts + ask.prompts)
     assert "rappel demandé" in conv.summary
 
 

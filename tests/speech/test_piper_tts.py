@@ -129,3 +129,50 @@ def test_missing_voice_is_a_clear_error(tmp_path: Path) -> None:
         PiperVoiceEngine.load(tmp_path / "fr_FR-siwis-medium.onnx", "fr")
     assert "fr_FR-siwis-medium.onnx" in str(missing.value)
     assert "callbot models download" in str(missing.value)
+
+
+def _speak_frame(text: str, **attrs: object) -> TTSSpeakFrame:
+    frame = TTSSpeakFrame(text)
+    for name, value in attrs.items():
+        setattr(frame, name, value)
+    return frame
+
+
+def test_flow_text_synthesised_in_a_call_is_kept_for_the_next_caller(voice, cache_dir: Path) -> None:  # noqa: ANN001
+    # E.g. "Vous voulez A ou plutôt B ?" built from two intents' labels: not known in advance.
+    text = "Vous voulez les horaires de la mairie, ou plutôt ceux de la médiathèque ?"
+    engine = CountingEngine(voice)
+    cache = PromptCache(cache_dir, engine)
+    first, _ = run(run_test(PiperTTSService(engine, cache), pipeline_params=PHONE,
+                            frames_to_send=[_speak_frame(text, cacheable=True)]))
+    assert engine.calls == 1 and cache.learned_path(text).is_file()
+
+    second = speak(PiperTTSService(engine, PromptCache(cache_dir, engine)), text)
+    assert engine.calls == 1, "the second caller hears the kept audio, no new synthesis"
+    assert len(audio_of(second)) == pytest.approx(len(audio_of(first)), rel=0.01)
+
+
+def test_text_with_caller_data_is_never_kept(voice, cache_dir: Path) -> None:  # noqa: ANN001
+    private = "Un agent vous rappellera au 06 12 34 56 78."
+    engine = CountingEngine(voice)
+    cache = PromptCache(cache_dir, engine)
+    run(run_test(PiperTTSService(engine, cache),
+                 frames_to_send=[_speak_frame(private, cacheable=False), TTSSpeakFrame(private + " Merci.")],
+                 pipeline_params=PHONE))
+    assert engine.calls == 2
+    assert cache.get(private) is None and cache.get(private + " Merci.") is None
+    assert not any(cache_dir.rglob("*.ulaw"))
+
+
+def test_learned_prompts_unused_for_two_weeks_are_pruned(voice, cache_dir: Path) -> None:  # noqa: ANN001
+    import os
+
+    cache = PromptCache(cache_dir, voice)
+    cache.learn("Ouvert aujourd'hui jusqu'à 17 heures.", b"\xff" * 800)
+    cache.learn("Ouvert demain à partir de 9 heures.", b"\xff" * 800)
+    old = cache.learned_path("Ouvert aujourd'hui jusqu'à 17 heures.")
+    fifteen_days_ago = time.time() - 15 * 86400
+    os.utime(old, (fifteen_days_ago, fifteen_days_ago))
+    assert cache.prune_learned() == 1
+    assert cache.get("Ouvert aujourd'hui jusqu'à 17 heures.") is None
+    assert cache.get("Ouvert demain à partir de 9 heures.") == b"\xff" * 800

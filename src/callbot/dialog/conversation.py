@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -539,6 +539,7 @@ class Conversation:
         text = self.flows.prompts.callback_done.replace("{numero}", spoken)
         self._summary.append(f"rappel demandé : {reason}" if reason else "rappel demandé")
         reply = self._end(u, [text], Outcome.CALLBACK, "callback")
+        reply.prompts = [replace(p, private=True) for p in reply.prompts]  # the number
         topic = self.callback_topic or self._topic
         if topic is None and reason:
             # The reason often names the need ("mon permis de construire"): file it under its topic.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from loguru import logger
@@ -126,6 +126,7 @@ class DialogProcessor(FrameProcessor):
         # Latency: end of caller speech → first bot audio, stored on the caller's turn.
         self._caller_stopped_at: float | None = None
         self._latency_turn_id: int | None = None
+        self._latency_ms: float | None = None
         self.latencies_ms: list[float] = []
 
     # -- frames ---------------------------------------------------------------------------
@@ -191,30 +192,44 @@ class DialogProcessor(FrameProcessor):
                       via_dtmf: bool = False) -> None:
         self._cancel_idle()
         if caller_text is not None:
-            u = reply.understanding
-            self._latency_turn_id = await self._rec.turn(
-                "caller", caller_text,
-                intent=u.intent if u else None, topic=u.topic if u else None,
-                confidence=u.confidence if u else None, action=u.action if u else reply.action,
-                fallback_reason=u.fallback_reason if u else None, asr_ms=asr_ms, via_dtmf=via_dtmf,
-            )
-            if u and u.fallback_reason:
-                logger.info("fallback: {} ({!r})", u.fallback_reason, caller_text)
-        spoken = " ".join(p.text for p in reply.prompts)
-        if spoken:
-            await self._rec.turn("bot", spoken, action=reply.action)
+            self._latency_turn_id = None
+            self._latency_ms = None
         if self._on_expect:
             self._on_expect(reply.expect)
         prompts = reply.prompts
         if reply.end:
             self._ending = True
             # The last words (transfer announcement, goodbye) are always heard to the end.
-            prompts = [Prompt(p.text, interruptible=False) for p in prompts]
+            prompts = [replace(p, interruptible=False) for p in prompts]
+            # The outcome stored at the end needs the transcript complete: record first.
+            await self._record(reply, caller_text, asr_ms, via_dtmf)
         self._reply = reply
         # A new reply replaces whatever was still queued of the previous one.
         self._pending = segments(prompts)
         if not self._speaking:
             await self._speak_next()
+        if not reply.end:
+            # Recorded once the reply is on its way: the database never delays the bot's answer.
+            await self._record(reply, caller_text, asr_ms, via_dtmf)
+
+    async def _record(self, reply: Reply, caller_text: str | None, asr_ms: float | None,
+                      via_dtmf: bool) -> None:
+        if caller_text is not None:
+            u = reply.understanding
+            turn_id = await self._rec.turn(
+                "caller", caller_text,
+                intent=u.intent if u else None, topic=u.topic if u else None,
+                confidence=u.confidence if u else None, action=u.action if u else reply.action,
+                fallback_reason=u.fallback_reason if u else None, asr_ms=asr_ms, via_dtmf=via_dtmf,
+            )
+            self._latency_turn_id = turn_id
+            if turn_id is not None and self._latency_ms is not None:  # the bot already spoke
+                await self._rec.set_turn_latency(turn_id, self._latency_ms)
+            if u and u.fallback_reason:
+                logger.info("fallback: {} ({!r})", u.fallback_reason, caller_text)
+        spoken = " ".join(p.text for p in reply.prompts)
+        if spoken:
+            await self._rec.turn("bot", spoken, action=reply.action)
 
     async def _speak_next(self) -> None:
         if not self._pending:
@@ -228,6 +243,7 @@ class DialogProcessor(FrameProcessor):
         for p in seg:
             frame = TTSSpeakFrame(text=p.text)
             frame.interruptible = p.interruptible
+            frame.cacheable = not p.private  # read by the TTS service (speech/piper_tts.py)
             await self.push_frame(frame)
         if self._marks is not None:
             self._mark_count += 1
@@ -251,6 +267,7 @@ class DialogProcessor(FrameProcessor):
             ms = (time.monotonic() - self._caller_stopped_at) * 1000
             self._caller_stopped_at = None
             self.latencies_ms.append(ms)
+            self._latency_ms = ms  # stored by _record if the caller's turn is not written yet
             if self._latency_turn_id is not None:
                 self.create_task(self._rec.set_turn_latency(self._latency_turn_id, ms))
 

@@ -17,10 +17,13 @@ Action = Literal[
 
 @dataclass(frozen=True)
 class Prompt:
-    """One sentence (or a few) the bot says. Non-interruptible prompts ignore barge-in."""
+    """One sentence (or a few) the bot says. Non-interruptible prompts ignore barge-in.
+    A private prompt carries the caller's own data (their phone number): its audio is never kept
+    in the shared prompt cache. Everything else is made of validated flow content only."""
 
     text: str
     interruptible: bool = True
+    private: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import soxr
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
+from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame, TTSSpeakFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
@@ -146,8 +147,10 @@ class PiperVoiceEngine:
 class PiperTTSService(TTSService):
     """Speaks with a shared `PiperVoiceEngine`; fixed prompts come from the `PromptCache`.
 
-    Text not in the cache is synthesised in a worker thread and streamed sentence by sentence;
-    it is not written to the cache (it may hold a caller's personal data).
+    Text not in the cache is synthesised in a worker thread and streamed sentence by sentence.
+    It is kept in the cache afterwards (`PromptCache.learn`) only when the `TTSSpeakFrame` that
+    asked for it says `cacheable = True` (flow content only, no caller data); frames without
+    the attribute are never kept.
     """
 
     def __init__(self, engine: PiperVoiceEngine, cache: Any, **kwargs: Any) -> None:  # noqa: ANN401
@@ -160,9 +163,15 @@ class PiperTTSService(TTSService):
         super().__init__(push_start_frame=True, push_stop_frames=True, **kwargs)
         self._engine = engine
         self._cache = cache
+        self._cacheable: set[str] = set()  # texts of this call that may be kept once synthesised
 
     def can_generate_metrics(self) -> bool:
         return True
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, TTSSpeakFrame) and getattr(frame, "cacheable", False):
+            self._cacheable.add(frame.text)
+        await super().process_frame(frame, direction)
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         await self.start_tts_usage_metrics(text)
@@ -172,8 +181,15 @@ class PiperTTSService(TTSService):
                 async for frame in self._cached_frames(ulaw, context_id):
                     yield frame
                 return
+            learn = self._cache is not None and text in self._cacheable
+            spoken: list[bytes] = []
             async for pcm in self._synthesize(text):
+                if learn:
+                    spoken.append(pcm)
                 yield self._frame(pcm, PHONE_RATE, context_id)
+            if learn:  # only reached when the whole text was synthesised (no barge-in)
+                self._cacheable.discard(text)
+                await asyncio.to_thread(self._cache.learn, text, pcm16_to_ulaw(b"".join(spoken)))
         except Exception as e:  # a failed sentence must not take the call down
             logger.exception("Piper failed on {!r}", text)
             yield ErrorFrame(error=f"synthèse vocale impossible: {e}")

@@ -3,6 +3,13 @@
 The key covers everything that changes the audio: the text, the voice file, the phonemizer
 language and the synthesis settings. Writes are atomic (temporary file + rename), so several
 server processes can warm the same directory.
+
+Two kinds of entries:
+- fixed prompts and static answers, synthesised at start (`warm`), kept for good;
+- texts learned while speaking (`learn`): built from flow content at the moment of the call (a
+  clarification between two intents, today's opening hours), so not known in advance. They live
+  in `learned/`, are touched when used and pruned after `LEARNED_MAX_AGE_DAYS` without use.
+  Texts carrying a caller's data are never learned (see dialog.types.Prompt.private).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from loguru import logger
 from callbot.speech.piper_tts import PiperVoiceEngine
 
 SUFFIX = ".ulaw"
+LEARNED = "learned"
+LEARNED_MAX_AGE_DAYS = 14
 
 
 class PromptCache:
@@ -40,13 +49,46 @@ class PromptCache:
     def path(self, text: str) -> Path:
         return self.directory / f"{self.key(text)}{SUFFIX}"
 
+    def learned_path(self, text: str) -> Path:
+        return self.directory / LEARNED / f"{self.key(text)}{SUFFIX}"
+
     def get(self, text: str) -> bytes | None:
         """The cached audio, or None (a missing or unreadable file is a miss, never an error)."""
+        key = self.key(text)
         try:
-            data = self.path(text).read_bytes()
+            data = (self.directory / f"{key}{SUFFIX}").read_bytes()
         except OSError:
-            return None
+            learned = self.directory / LEARNED / f"{key}{SUFFIX}"
+            try:
+                data = learned.read_bytes()
+                os.utime(learned)  # still in use: pruning goes by last use
+            except OSError:
+                return None
         return data or None
+
+    def learn(self, text: str, audio: bytes) -> None:
+        """Keep audio synthesised during a call for the next caller who hears the same text."""
+        if not audio:
+            return
+        path = self.learned_path(text)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            self._write(path, audio)
+        except OSError as e:  # a full disk costs latency later, never the call
+            logger.warning("prompt cache: could not keep {}: {}", path.name, e)
+
+    def prune_learned(self, max_age_days: float = LEARNED_MAX_AGE_DAYS) -> int:
+        """Delete learned entries unused for `max_age_days`; returns how many went."""
+        cutoff = time.time() - max_age_days * 86400
+        removed = 0
+        for path in (self.directory / LEARNED).glob(f"*{SUFFIX}"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     def get_or_synthesize(self, text: str) -> bytes:
         cached = self.get(text)
@@ -71,7 +113,7 @@ class PromptCache:
         return counts
 
     def _write(self, path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=SUFFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
