@@ -2,8 +2,9 @@
 
 For each backend (SQLite file, PostgreSQL fresh database, both created here and dropped at the
 end) and each size: migrate, `seed` (COPY / executemany), then render GET /dashboard through the
-real app (TestClient, logged-in manager) for the last month and the last twelve months, plus one
-CSV export. Prints the first (cold) render and the median of the next runs.
+real app (TestClient, logged-in manager) for the last month and the last twelve months, each
+unfiltered, filtered by service, by topic and by both, plus one CSV export. Prints the first
+(cold) render and the median of the next runs.
 
     .venv/bin/python bench/bench_dashboard.py [--sizes 100000 1000000] [--backends sqlite postgresql]
                                               [--runs 3] [--json]
@@ -25,6 +26,9 @@ from pathlib import Path
 import psycopg
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The filters: the seed's busiest service and one of its topics (a manager's usual questions).
+FILTERS = {"": "", "service": "&service=%C3%89tat+civil", "topic": "&sujet=identite"}
+FILTERS["both"] = FILTERS["service"] + FILTERS["topic"]
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 PASSWORD = "bench-password-123"
 
@@ -79,13 +83,16 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
             client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token})
             today = NOW.date()
-            year = f"du={today - timedelta(days=364)}&au={today}"
-            pages = {
-                "month": f"/dashboard?du={today - timedelta(days=29)}&au={today}",
-                "year": f"/dashboard?{year}",
-                "year_service": f"/dashboard?{year}&service=%C3%89tat+civil",
-                "csv_year": f"/dashboard/export/sujets.csv?{year}",
+            periods = {
+                "month": f"du={today - timedelta(days=29)}&au={today}",
+                "year": f"du={today - timedelta(days=364)}&au={today}",
             }
+            pages = {
+                f"{period}_{f}".rstrip("_"): f"/dashboard?{qs}{fqs}"
+                for period, qs in periods.items()
+                for f, fqs in FILTERS.items()
+            }
+            pages["csv_year"] = f"/dashboard/export/sujets.csv?{periods['year']}"
             for name, path in pages.items():
                 times = [timed_get(client, path) for _ in range(runs + 1)]
                 out[f"{name}_cold_ms"] = round(times[0], 1)
@@ -94,6 +101,22 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
         return out
     finally:
         drop()
+
+
+def print_result(r: dict) -> None:
+    print(
+        f"{r['backend']} {r['calls']:,d} calls ({r['turns']:,d} turns): seeded in {r['seed_s']:.1f} s "
+        f"+ summaries {r['rollup_s']:.1f} s; CSV year {r['csv_year_ms']:.0f} ms",
+        flush=True,
+    )
+    print("  /dashboard, ms: median warm (cold)   all          service      topic        both")
+    for period in ("month", "year"):
+        cells = [f"{r[f'{p}_ms']:6.0f} ({r[f'{p}_cold_ms']:4.0f})" for p in _names(period)]
+        print(f"  {period:35s}" + " ".join(cells), flush=True)
+
+
+def _names(period: str) -> list[str]:
+    return [f"{period}_{f}".rstrip("_") for f in FILTERS]
 
 
 def main() -> None:
@@ -112,15 +135,7 @@ def main() -> None:
                 r = bench_one(backend, size, args.runs, Path(tmp))
                 results.append(r)
                 if not args.json:
-                    print(
-                        f"{backend:10s} {size:>9,d} calls ({r['turns']:,d} turns) "
-                        f"seeded in {r['seed_s']:>6.1f} s + rollups {r['rollup_s']:>5.1f} s | "
-                        f"/dashboard month {r['month_ms']:>7.1f} ms (cold {r['month_cold_ms']:.0f}) | "
-                        f"year {r['year_ms']:>7.1f} ms (cold {r['year_cold_ms']:.0f}) | "
-                        f"year+service {r['year_service_ms']:>7.1f} ms | "
-                        f"CSV year {r['csv_year_ms']:>7.1f} ms",
-                        flush=True,
-                    )
+                    print_result(r)
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         print()
