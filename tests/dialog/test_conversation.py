@@ -323,3 +323,24 @@ def test_every_prompt_of_a_scripted_call_is_pre_synthesised_except_live_answers(
     assert live.text.startswith("La mairie est fermée le dimanche") and live.text not in fixed
     assert rest and all(p.text in fixed for p in rest)
     assert rest[0].text.startswith("En temps normal, la mairie est ouverte du lundi")
+
+
+def test_words_that_make_a_complete_request_are_recognised_at_a_pause(engine_at):
+    # Used to end the caller's turn when the acoustic turn model hears an unfinished sentence.
+    conv = started(engine_at)
+    assert conv.sounds_complete("quels sont les horaires de la mairie")
+    assert conv.sounds_complete("je voudrais refaire ma carte d'identité")
+    assert not conv.sounds_complete("quels sont les horaires de")  # the sentence goes on
+    assert not conv.sounds_complete("je voudrais euh")
+    assert not conv.sounds_complete("gnagnagna schmilblick")  # not understood: wait for more
+    assert not conv.sounds_complete("")
+    before = (conv.state, conv.expect, conv.summary)
+    conv.sounds_complete("je veux parler à un agent")
+    assert (conv.state, conv.expect, conv.summary) == before, "judging changes nothing"
+
+
+def test_no_early_end_of_turn_while_the_caller_dictates_a_number(engine_at):
+    conv = started(engine_at, CLOSED)
+    conv.dtmf("0")  # an agent asked on a Sunday: a callback is offered
+    assert conv.hear("oui").expect == "digits"
+    assert not conv.sounds_complete("zéro six douze")

@@ -13,7 +13,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 
 from callbot.config import Settings
-from callbot.speech.turns import HearingSettings, build_hearing, build_stop_strategy
+from callbot.speech.turns import HearingSettings, WordsHint, build_hearing, build_stop_strategy
 from callbot.speech.vosk_stt import VoskSTTService
 from tests.speech.conftest import PHONE, audio_frames, run, silence
 
@@ -52,3 +52,39 @@ def test_settings_override_named_thresholds_and_fallback_strategy() -> None:
     assert isinstance(build_stop_strategy(h), TurnAnalyzerUserTurnStopStrategy)
     no_model = HearingSettings(use_smart_turn=False)
     assert isinstance(build_stop_strategy(no_model), SpeechTimeoutUserTurnStopStrategy)
+
+
+def _turn_with_words(vosk_model, voice, judge, said: str, script: str):  # noqa: ANN001, ANN202
+    hint = WordsHint(judge)
+    vad, turns, _ = build_hearing(Settings(), hint=hint)
+    stt = VoskSTTService(vosk_model, transcripts=iter([script]), hint=hint)
+    speech = b"".join(voice.iter_pcm8k(said))
+    frames = paced(silence(0.5) + speech + silence(2.0))
+    down, _ = run(run_test(Pipeline([vad, turns, stt]), frames_to_send=frames, pipeline_params=PHONE))
+    return down, hint
+
+
+def test_a_complete_request_ends_the_turn_when_the_turn_model_hears_an_unfinished_sentence(
+        vosk_model, voice) -> None:  # noqa: ANN001
+    # The audio stops on "de": Smart Turn hears an unfinished sentence. The words at the pause
+    # (scripted at the recogniser's seam) are a complete request: the dialog's judge ends the turn.
+    judged: list[str] = []
+
+    def judge(text: str) -> bool:
+        judged.append(text)
+        return True
+
+    down, hint = _turn_with_words(vosk_model, voice, judge, "Je voudrais connaître les horaires de",
+                                      "quels sont les horaires de la mairie")
+    assert judged == ["quels sont les horaires de la mairie"]
+    assert hint.turns_ended == 1
+    finals = [f.text for f in down if isinstance(f, TranscriptionFrame)]
+    assert finals == ["quels sont les horaires de la mairie"]
+
+
+def test_incomplete_words_wait_out_the_silence_as_before(vosk_model, voice) -> None:  # noqa: ANN001
+    down, hint = _turn_with_words(vosk_model, voice, lambda text: False,
+                                      "Je voudrais connaître les horaires de", "les horaires de")
+    assert hint.turns_ended == 0
+    assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == ["les horaires de"]
+    assert any(isinstance(f, UserStoppedSpeakingFrame) for f in down)

@@ -79,6 +79,24 @@ class Conversation:
     def expect(self) -> str:
         return self.last_expect
 
+    def sounds_complete(self, text: str) -> bool:
+        """Do these words, as they stand, make a request the bot would act on at once?
+
+        Asked at the caller's pause when the turn model heard an unfinished sentence (a flat
+        intonation often sounds "unfinished"): a confidently understood request that does not
+        end on a linking word ends the turn without waiting out the silence. Never while the
+        caller dictates a number (pauses between digit groups are normal). Read-only."""
+        if self.last_expect == "digits" or self.state in ("ended", "callback_reason"):
+            return False
+        words = simplify(text).split()
+        if not words or words[-1] in _CONTINUATION_WORDS:
+            return False
+        try:
+            u = self.engine.understand(text, expect=self.last_expect)
+        except Exception:  # the full hearing of the turn will report it
+            return False
+        return u.action == "answer" and u.intent is not None and not u.fallback_reason
+
     # -- events ----------------------------------------------------------------------------------
     def start(self) -> Reply:
         return self._guarded(self._start)
@@ -609,6 +627,19 @@ class Conversation:
             self.last_prompts = prompts
             self.last_expect = expect
         return reply
+
+
+# Words after which a French sentence goes on ("les horaires de …", "je voudrais un …"), as
+# `simplify` writes them (lower case, no accents).
+_CONTINUATION_WORDS = frozenset({
+    "de", "du", "des", "d", "le", "la", "les", "l", "un", "une", "et", "ou", "a", "au", "aux",
+    "pour", "par", "sur", "sous", "avec", "sans", "dans", "en", "mon", "ma", "mes", "ton", "ta",
+    "tes", "son", "sa", "ses", "notre", "votre", "leur", "leurs", "ce", "cet", "cette", "ces",
+    "que", "qu", "qui", "quoi", "dont", "mais", "donc", "alors", "puis", "euh", "heu", "ben",
+    "bah", "hum", "est", "suis", "voudrais", "voulais", "veux", "aimerais", "souhaite",
+    "souhaiterais", "vais", "peux", "pourrais", "comment", "quand", "quel", "quelle", "quels",
+    "quelles", "si",
+})
 
 
 def _digits_from_speech(text: str) -> str:

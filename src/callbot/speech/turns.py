@@ -11,15 +11,22 @@ Choices (numbers from bench/bench_speech.py and tests/speech/test_turns.py):
 - `wait_for_transcript=False`: the turn processor sits before the recogniser in our pipeline,
   so it never sees transcripts; the recogniser finalises when the turn ends instead
   (VoskSTTService finalises on `UserStoppedSpeakingFrame`).
+- Words as evidence (`WordsHint`): when Smart Turn says "incomplete", the recogniser's text at
+  the pause (its final starts at the VAD stop) is judged by the dialog; a complete, confidently
+  understood request ends the turn then, instead of after `turn_silence_secs`. A flat question
+  ("quels sont les horaires de la mairie") often sounds unfinished to the acoustic model.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import Frame
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.turns.user_start import BaseUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_stop import (
@@ -54,7 +61,74 @@ class HearingSettings:
         return cls(**values)
 
 
-def build_stop_strategy(h: HearingSettings) -> BaseUserTurnStopStrategy:
+class WordsHint:
+    """The caller's words at a pause, passed from the recogniser to the turn strategy.
+
+    `judge(text)` says whether the words make a complete request (the dialog's
+    `Conversation.sounds_complete`). The turn strategy `arm()`s it at each VAD stop; the
+    recogniser `offer()`s the text of the final it started at that stop."""
+
+    def __init__(self, judge: Callable[[str], bool]) -> None:
+        self._judge = judge
+        self._words: asyncio.Future[str] | None = None
+        self.turns_ended = 0  # turns ended on the words' evidence (for logs and tests)
+
+    def arm(self) -> None:
+        self._words = asyncio.get_running_loop().create_future()
+
+    def offer(self, text: str) -> None:
+        if self._words is not None and not self._words.done():
+            self._words.set_result(text)
+
+    async def complete(self, timeout: float) -> bool:
+        """Wait (at most `timeout`) for the words of the pause just armed, and judge them."""
+        words = self._words
+        if words is None:
+            return False
+        try:
+            text = await asyncio.wait_for(asyncio.shield(words), timeout)
+        except TimeoutError:
+            return False
+        try:
+            return bool(text) and self._judge(text)
+        except Exception:  # a judge failure only means waiting out the silence
+            logger.exception("end-of-turn judge failed")
+            return False
+
+
+class WordsAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
+    """Smart Turn, plus the words: see the module docstring."""
+
+    def __init__(self, *, hint: WordsHint, wait_secs: float, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(**kwargs)
+        self._hint = hint
+        self._wait_secs = wait_secs
+        self._words_task: asyncio.Task | None = None
+
+    async def _handle_vad_user_stopped_speaking(self, frame: Frame) -> None:
+        self._hint.arm()
+        await super()._handle_vad_user_stopped_speaking(frame)
+        if not self._turn_complete:
+            self._words_task = self.task_manager.create_task(self._judge_words(), f"{self}::words")
+
+    async def _judge_words(self) -> None:
+        complete = await self._hint.complete(self._wait_secs)
+        self._words_task = None
+        if complete and not self._vad_user_speaking and not self._turn_complete:
+            logger.debug("end of turn: the turn model heard an unfinished sentence, the words are complete")
+            self._turn_complete = True
+            self._hint.turns_ended += 1
+            await self._maybe_trigger_user_turn_stopped()
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        if self._words_task is not None:
+            task, self._words_task = self._words_task, None
+            if task is not asyncio.current_task():
+                await self.task_manager.cancel_task(task)
+        await super()._discard_pending_end_of_turn()
+
+
+def build_stop_strategy(h: HearingSettings, hint: WordsHint | None = None) -> BaseUserTurnStopStrategy:
     if h.use_smart_turn:
         try:
             from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
@@ -62,6 +136,9 @@ def build_stop_strategy(h: HearingSettings) -> BaseUserTurnStopStrategy:
             from callbot.speech.shared_onnx import SharedSmartTurnAnalyzerV3
 
             analyzer = SharedSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=h.turn_silence_secs))
+            if hint is not None:
+                return WordsAwareTurnStop(hint=hint, wait_secs=h.turn_silence_secs, turn_analyzer=analyzer,
+                                          wait_for_transcript=False)
             return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer, wait_for_transcript=False)
         except Exception:  # missing onnxruntime or model: a plain timeout still ends turns
             logger.exception("Smart Turn v3 unavailable: falling back to a {} s speech timeout",
@@ -75,6 +152,7 @@ def build_hearing(
     *,
     start_strategies: list[BaseUserTurnStartStrategy] | None = None,
     hearing: HearingSettings | None = None,
+    hint: WordsHint | None = None,
 ) -> tuple[VADProcessor, UserTurnProcessor, float]:
     """The two processors that go before the recogniser, and the VAD's stop delay in seconds
     (the dialog subtracts it to time "caller stopped" → "bot answers")."""
@@ -86,7 +164,7 @@ def build_hearing(
     turns = UserTurnProcessor(
         user_turn_strategies=UserTurnStrategies(
             start=start_strategies or [VADUserTurnStartStrategy()],
-            stop=[build_stop_strategy(h)],
+            stop=[build_stop_strategy(h, hint)],
         ),
         user_turn_stop_timeout=h.turn_stop_timeout_secs,
     )

@@ -47,6 +47,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.utils.time import time_now_iso8601
 
 from callbot.speech.errors import ModelMissingError
+from callbot.speech.turns import WordsHint
 
 vosk.SetLogLevel(-1)  # Kaldi's own logging goes to stderr line by line; we log what matters
 
@@ -70,8 +71,10 @@ BLOCK_SECS = 0.1
 # A partial result makes Kaldi search its lattice again: asking for one every block nearly doubled
 # decoding time (bench/bench_speech.py), which delays the final at the end of every turn.
 PARTIAL_EVERY_BLOCKS = 5
-# Audio kept from before the VAD's speech start (the VAD needs start_secs of speech to decide).
-PREROLL_SECS = 0.5
+# Audio kept from before the VAD's speech start: the VAD reports a start after `vad_start_secs`
+# (0.2 s) of speech, plus 0.1 s for a soft first consonant. Every extra 0.1 s is decoded on each
+# turn and delays the final on a busy server.
+PREROLL_SECS = 0.3
 
 _model_lock = threading.Lock()
 
@@ -135,6 +138,7 @@ class VoskSTTService(STTService):
         *,
         transcripts: Iterator[str] | None = None,
         finalize_on: Literal["turn", "vad"] = "turn",
+        hint: WordsHint | None = None,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         kwargs.setdefault("ttfs_p99_latency", 0.3)
@@ -142,6 +146,8 @@ class VoskSTTService(STTService):
         super().__init__(**kwargs)
         self._model = model
         self._transcripts = transcripts
+        self._script_ahead: list[str] = []  # a scripted line peeked at for the hint, not yet used
+        self._hint = hint
         self._finalize_frame = (UserStoppedSpeakingFrame if finalize_on == "turn"
                                 else VADUserStoppedSpeakingFrame)
         self._executor: ThreadPoolExecutor | None = None
@@ -296,7 +302,34 @@ class VoskSTTService(STTService):
         tail = bytes(self._buffer)
         self._buffer.clear()
         self._in_turn = False  # audio from here on is pre-roll for a possible continuation
-        self._held.append(self._executor.submit(self._final, tail))
+        future = self._executor.submit(self._final, tail)
+        self._held.append(future)
+        if self._hint is not None:
+            loop = asyncio.get_running_loop()
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._offer_words, f))
+
+    def _offer_words(self, future: Future) -> None:
+        """Tell the turn strategy what the caller said up to this pause (see speech/turns.py)."""
+        if self._hint is None or future.cancelled() or future.exception() is not None:
+            return
+        held = " ".join(f.result()[0] for f in self._held
+                        if f.done() and not f.cancelled() and f.exception() is None)
+        if self._transcripts is not None:
+            held = self._peek_script(held)  # TEST SEAM, as in _finalize
+        self._hint.offer(held)
+
+    def _peek_script(self, default: str) -> str:
+        if not self._script_ahead:
+            line = next(self._transcripts, None)
+            if line is None:
+                return default
+            self._script_ahead.append(line)
+        return self._script_ahead[0]
+
+    def _next_script(self, default: str) -> str:
+        if self._script_ahead:
+            return self._script_ahead.pop(0)
+        return next(self._transcripts, default)
 
     async def _finalize(self) -> None:
         parts, self._held = self._held, []
@@ -324,7 +357,7 @@ class VoskSTTService(STTService):
         if self._transcripts is not None:
             # TEST SEAM: the real recogniser ran on the real audio; the scripted line replaces
             # its text (even when it found no words: the VAD did hear speech).
-            text = next(self._transcripts, heard)
+            text = self._next_script(heard)
             scripted = True
         if not text:
             logger.debug("Vosk: turn ended with no words")

@@ -26,7 +26,7 @@ TTS_SILENCE_LIMIT_SECS = 20.0
 async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: str,
                    caller: str | None, called: str | None) -> None:
     from callbot.speech.piper_tts import PiperTTSService
-    from callbot.speech.turns import build_hearing
+    from callbot.speech.turns import WordsHint, build_hearing
     from callbot.speech.vosk_stt import VoskSTTService
 
     runtime = app.state.runtime
@@ -46,12 +46,14 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
     script = None
     if runtime.asr_script is not None:
         script = iter(runtime.asr_script.get(caller or "", []))
-    stt = VoskSTTService(runtime.asr_model, transcripts=script)
+    # The caller's words at a pause help decide whether their turn is over (speech/turns.py).
+    hint = WordsHint(conversation.sounds_complete)
+    stt = VoskSTTService(runtime.asr_model, transcripts=script, hint=hint)
     # A sentence may take seconds to synthesise when several calls share the CPU: pipecat's
     # default (3 s without audio ends the utterance) would drop it.
     tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)
     gate = BargeInGate()
-    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)])
+    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)], hint=hint)
 
     ended = False
 
