@@ -715,11 +715,31 @@ def _usable(s: Session, start: date, end: date) -> dict[date, object]:
     }
 
 
+# Build time of a day known to be empty without a stored row: no row at all, and before the first
+# call of the database (a year page's trend reads the year before the history began).
+EMPTY_BEFORE_HISTORY = "empty"
+
+
+def _empty_days(s: Session, missing: list[date]) -> set[date]:
+    """Missing days before the first call's day that have no row at all (a stale row is rebuilt:
+    it may hold calls purged since)."""
+    first = s.scalar(select(func.min(Call.started_at)))
+    first_day = aware(first).astimezone(_stats().PARIS).date() if first is not None else None
+    candidates = [d for d in missing if first_day is None or d < first_day]
+    if not candidates:
+        return set()
+    rows = {_as_date(d) for d in s.scalars(
+        select(DailyRollup.day).where(DailyRollup.day.between(candidates[0], candidates[-1])))}
+    return {d for d in candidates if d not in rows}
+
+
 def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
     """Build the missing or stale past days among start..end; returns the days it (re)built. The
     fresh days are remembered for the session: a page asks for the same days for several figures."""
     fresh = _usable(s, start, end)
     missing = [d for d in _days(start, end) if d not in fresh]
+    empty = _empty_days(s, missing) if missing else set()
+    missing = [d for d in missing if d not in empty]
     for a, b in _ranges(missing):
         try:
             build(_engine(s), a, b)
@@ -727,6 +747,7 @@ def ensure_fresh(s: Session, start: date, end: date) -> list[date]:
             log.warning("résumés quotidiens {}..{} non construits : {}", a, b, e)
     if missing:
         fresh = _usable(s, start, end)
+    fresh.update(dict.fromkeys(empty, EMPTY_BEFORE_HISTORY))
     s.info["rollups_fresh"] = (start, end, fresh)
     return missing
 
