@@ -95,7 +95,9 @@ class Conversation:
             u = self.engine.understand(text, expect=self.last_expect)
         except Exception:  # the full hearing of the turn will report it
             return False
-        return u.action == "answer" and u.intent is not None and not u.fallback_reason
+        # answer, yes/no/goodbye (control), agent (transfer), emergency: acted on as they stand.
+        return (u.action in ("answer", "control", "transfer", "emergency") and u.intent is not None
+                and not u.fallback_reason)
 
     # -- events ----------------------------------------------------------------------------------
     def start(self) -> Reply:
