@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
     retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
+    # Turn-taking on the line (speech/turns.py): silence before the VAD reports a pause, and the
+    # silence after which a sentence the turn model hears as unfinished still ends the turn.
+    vad_stop_secs: float | None = Field(default=None, gt=0, le=2)
+    turn_silence_secs: float | None = Field(default=None, gt=0, le=5)
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pipecat.frames.frames import (
     InterimTranscriptionFrame,
     TranscriptionFrame,
@@ -43,12 +44,15 @@ def test_a_caller_sentence_makes_one_turn_with_its_transcript(vosk_model, voice)
     assert stop_secs == HearingSettings().vad_stop_secs
 
 
-def test_settings_override_named_thresholds_and_fallback_strategy() -> None:
-    class Tuned(Settings):
-        vad_stop_secs: float = 0.3
-
-    h = HearingSettings.from_settings(Tuned())
-    assert h.vad_stop_secs == 0.3 and h.vad_confidence == HearingSettings().vad_confidence
+def test_settings_override_named_thresholds_and_fallback_strategy(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CALLBOT_VAD_STOP_SECS", "0.3")
+    monkeypatch.setenv("CALLBOT_TURN_SILENCE_SECS", "0.9")
+    h = HearingSettings.from_settings(Settings())
+    assert (h.vad_stop_secs, h.turn_silence_secs) == (0.3, 0.9)
+    assert h.vad_confidence == HearingSettings().vad_confidence
+    monkeypatch.setenv("CALLBOT_TURN_SILENCE_SECS", "-1")
+    with pytest.raises(ValueError, match="turn_silence_secs"):
+        Settings()
     assert isinstance(build_stop_strategy(h), TurnAnalyzerUserTurnStopStrategy)
     no_model = HearingSettings(use_smart_turn=False)
     assert isinstance(build_stop_strategy(no_model), SpeechTimeoutUserTurnStopStrategy)

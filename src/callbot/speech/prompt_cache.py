@@ -30,6 +30,7 @@ from callbot.speech.piper_tts import PiperVoiceEngine
 SUFFIX = ".ulaw"
 LEARNED = "learned"
 LEARNED_MAX_AGE_DAYS = 14
+PRUNE_EVERY_LEARNED = 200
 
 
 class PromptCache:
@@ -37,6 +38,7 @@ class PromptCache:
         self.directory = Path(directory)
         self.engine = engine
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._learned = 0
 
     def key(self, text: str) -> str:
         e = self.engine
@@ -76,6 +78,9 @@ class PromptCache:
             self._write(path, audio)
         except OSError as e:  # a full disk costs latency later, never the call
             logger.warning("prompt cache: could not keep {}: {}", path.name, e)
+        self._learned += 1
+        if self._learned % PRUNE_EVERY_LEARNED == 0:  # a server may run for months without restart
+            self.prune_learned()
 
     def prune_learned(self, max_age_days: float = LEARNED_MAX_AGE_DAYS) -> int:
         """Delete learned entries unused for `max_age_days`; returns how many went."""
