@@ -95,7 +95,11 @@ class Conversation:
             u = self.engine.understand(text, expect=self.last_expect)
         except Exception:  # the full hearing of the turn will report it
             return False
-        # answer, yes/no/goodbye (control), agent (transfer), emergency: acted on as they stand.
+        # answer, yes/no/goodbye (control), agent (transfer), emergency, or two close readings the
+        # bot will ask about (clarify): acted on as they stand. A medium-confidence reading
+        # (confirm) may be the start of a longer sentence: wait.
+        if u.action == "clarify":
+            return u.intent is not None
         return (u.action in ("answer", "control", "transfer", "emergency") and u.intent is not None
                 and not u.fallback_reason)
 
