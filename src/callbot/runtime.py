@@ -6,6 +6,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,15 +61,20 @@ def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
 
 
 class AnswerWarmer:
-    """Synthesises the flows' static answers in the background, at the lowest CPU priority.
+    """Synthesises the flows' static answers in the background, at the lowest CPU priority; then,
+    every `every_secs`, the replies the flows' own examples get at that moment (`refresh`:
+    clarifications, today's hours), kept as learned prompts.
 
     Calls come first: it works one text at a time and stops when the server shuts down (a
     synthesis still running in a dying interpreter aborts the process).
     """
 
-    def __init__(self, runtime: Runtime, texts: list[str]) -> None:
+    def __init__(self, runtime: Runtime, texts: list[str],
+                 refresh: Callable[[], list[str]] | None = None, every_secs: float = 900.0) -> None:
         self._runtime = runtime
         self._texts = texts
+        self._refresh = refresh
+        self._every_secs = every_secs
         self._stop = threading.Event()
         self.done = threading.Event()
         self.synthesised = 0
@@ -88,11 +94,28 @@ class AnswerWarmer:
                 if cache.get(text) is None:
                     cache.get_or_synthesize(text)
                     self.synthesised += 1
+            self._learn_current()
             logger.info("answers warmed in the background: {} synthesised", self.synthesised)
         except Exception:  # a failed warm-up only costs latency later
             logger.exception("background prompt synthesis failed")
         finally:
             self.done.set()
+        while self._refresh is not None and not self._stop.wait(self._every_secs):
+            try:
+                self._learn_current()
+            except Exception:
+                logger.exception("background prompt synthesis failed")
+
+    def _learn_current(self) -> None:
+        if self._refresh is None:
+            return
+        cache = self._runtime.prompts
+        for text in self._refresh():
+            if self._stop.is_set():
+                return
+            if cache.get(text) is None:
+                cache.learn(text, cache.engine.synthesize_ulaw8k(text))
+                self.synthesised += 1
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
@@ -105,7 +128,7 @@ def load_speech(runtime: Runtime) -> None:
     from callbot.speech.prompt_cache import PromptCache
     from callbot.speech.scripted import load_transcript_script
     from callbot.speech.turns import build_hearing
-    from callbot.speech.vosk_stt import load_vosk_model
+    from callbot.speech.vosk_stt import load_vosk_model, warm_up
 
     s = runtime.settings
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
@@ -113,6 +136,8 @@ def load_speech(runtime: Runtime) -> None:
                            s.tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
     _timed(runtime, "turn_models", build_hearing, s)
+    _timed(runtime, "asr_warm_up", lambda: warm_up(
+        runtime.asr_model, b"".join(runtime.voice.iter_pcm8k("Bonjour, je voudrais un renseignement."))))
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     pruned = runtime.prompts.prune_learned()
     if pruned:
@@ -122,7 +147,8 @@ def load_speech(runtime: Runtime) -> None:
     prompts = runtime.dialog.fixed_prompts(answers=False)
     _timed(runtime, "prompt_cache", runtime.prompts.warm, prompts)
     if s.warm_answers:
-        runtime.warmer = AnswerWarmer(runtime, runtime.dialog.fixed_prompts())
+        runtime.warmer = AnswerWarmer(runtime, runtime.dialog.fixed_prompts(),
+                                      refresh=runtime.dialog.spoken_replies)
         runtime.warmer.start()
     if s.asr_script:
         runtime.asr_script = load_transcript_script(s.asr_script)

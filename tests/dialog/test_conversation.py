@@ -347,3 +347,12 @@ def test_no_early_end_of_turn_while_the_caller_dictates_a_number(engine_at):
     conv.dtmf("0")  # an agent asked on a Sunday: a callback is offered
     assert conv.hear("oui").expect == "digits"
     assert not conv.sounds_complete("zéro six douze")
+
+
+def test_replies_to_the_flows_examples_are_known_ahead_for_pre_synthesis(engine_at):
+    # Spoken by the background warmer into the prompt cache: a clarification between two close
+    # intents and today's live hours are then ready before the first caller needs them.
+    texts = engine_at(OPEN).spoken_replies()
+    assert any("ou plutôt" in t for t in texts)
+    assert "La mairie est ouverte aujourd'hui jusqu'à midi, puis de 13 heures 30 à 17 heures." in texts
+    assert not any("{" in t for t in texts)

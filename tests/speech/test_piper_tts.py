@@ -176,3 +176,22 @@ def test_learned_prompts_unused_for_two_weeks_are_pruned(voice, cache_dir: Path)
     assert cache.prune_learned() == 1
     assert cache.get("Ouvert aujourd'hui jusqu'à 17 heures.") is None
     assert cache.get("Ouvert demain à partir de 9 heures.") == b"\xff" * 800
+
+
+def test_the_background_warmer_learns_the_replies_of_the_moment(voice, cache_dir: Path) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from callbot.runtime import AnswerWarmer
+
+    now = ["La mairie est ouverte aujourd'hui jusqu'à midi."]
+    cache = PromptCache(cache_dir, voice)
+    warmer = AnswerWarmer(SimpleNamespace(prompts=cache), ["Bonjour."], refresh=lambda: now, every_secs=0.05)
+    warmer.start()
+    assert warmer.done.wait(60)
+    assert cache.path("Bonjour.").is_file() and cache.learned_path(now[0]).is_file()
+    now.append("La mairie est fermée. Elle réouvre demain à 8 heures 30.")  # the state changed
+    deadline = time.monotonic() + 60
+    while cache.get(now[1]) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    warmer.stop()
+    assert cache.learned_path(now[1]).is_file()

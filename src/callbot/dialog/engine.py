@@ -117,5 +117,21 @@ class DialogEngine:
                     texts.append(self.renderer.render(t, now, intent))
         return list(dict.fromkeys(t for t in texts if t))
 
+    def spoken_replies(self) -> list[str]:
+        """What the bot would say right now in reply to each example of the flows, each heard by a
+        fresh conversation: clarifications between two close intents and live answers (today's
+        hours) included. For pre-synthesis; prompts with a caller's data are left out."""
+        texts: dict[str, None] = {}
+        for intent in self.flows.intents:
+            for example in intent.examples:
+                conv = self.new_conversation()
+                conv.start()
+                try:
+                    reply = conv.hear(example)
+                except Exception:  # pre-synthesis must never fail start-up
+                    continue
+                texts.update((p.text, None) for p in reply.prompts if p.text and not p.private)
+        return list(texts)
+
     def greeting_text(self, now: datetime | None = None) -> str:
         return " ".join(self.renderer.render(t, now or self.now()) for t in self.flows.prompts.greeting)

@@ -115,6 +115,14 @@ def load_vosk_model(path: Path) -> vosk.Model:
             raise ModelMissingError("Vosk model", path, f"Vosk could not load it: {e}") from e
 
 
+def warm_up(model: vosk.Model, pcm_8k: bytes) -> None:
+    """Decode a little speech once at start-up: the first caller of the process must not pay for
+    Kaldi's first-use allocations (their first answer came about a second late)."""
+    rec = vosk.KaldiRecognizer(model, 8000)
+    rec.AcceptWaveform(pcm_8k)
+    rec.FinalResult()
+
+
 class VoskSTTService(STTService):
     """Streaming Vosk recogniser for one call.
 
