@@ -61,6 +61,17 @@ def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
     return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.int16).tobytes()
 
 
+def _session_without_arena(path: Path, providers: list[str]) -> Any:  # noqa: ANN401
+    """onnxruntime keeps the peak of its CPU memory arena for good: one long sentence (a service's
+    hours for the whole week) left the server 360 MB bigger. Without the arena, memory goes back
+    after each sentence, for no measurable loss of speed."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
+
+
 class PiperVoiceEngine:
     """One loaded Piper voice. Synthesis is serialised by a lock: espeak-ng (the phonemizer) is
     process-global C state, and onnxruntime already uses every core for one sentence."""
@@ -104,6 +115,7 @@ class PiperVoiceEngine:
         if language:
             # piper-tts 1.8 reads `espeak.voice` from the .onnx.json into this frozen-free dataclass.
             voice.config = dataclasses.replace(voice.config, espeak_voice=language)
+        voice.session = _session_without_arena(path, voice.session.get_providers())
         return cls(voice, path, language)
 
     def _identity(self) -> str:
