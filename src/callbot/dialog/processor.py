@@ -141,7 +141,7 @@ class DialogProcessor(FrameProcessor):
             if text and not self._ending:
                 asr_ms = getattr(frame, "asr_ms", None)
                 logger.debug("heard {!r} (recogniser {} ms, final {} ms)", text, asr_ms,
-                             (frame.result or {}).get("final_ms") if isinstance(frame.result, dict) else None)
+                             frame.result.get("final_ms") if isinstance(frame.result, dict) else None)
                 await self._handle(self._conv.hear(text), caller_text=text, asr_ms=asr_ms)
         elif isinstance(frame, InputDTMFFrame):
             await self.push_frame(frame, direction)

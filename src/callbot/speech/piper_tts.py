@@ -102,20 +102,24 @@ class PiperVoiceEngine:
 
     @classmethod
     def _load(cls, path: Path, language: str | None) -> PiperVoiceEngine:
-        from piper import PiperVoice
+        import json
+
+        from piper import PiperConfig, PiperVoice
 
         config = Path(f"{path}.json")
         for needed in (path, config):
             if not needed.is_file():
                 raise ModelMissingError("Piper voice", needed, "file missing")
         try:
-            voice = PiperVoice.load(path, config_path=config)
+            # Built here rather than by PiperVoice.load, which would load the model a second
+            # time with its own session options (see _session_without_arena).
+            voice = PiperVoice(session=_session_without_arena(path, ["CPUExecutionProvider"]),
+                               config=PiperConfig.from_dict(json.loads(config.read_text("utf-8"))))
         except Exception as e:
             raise ModelMissingError("Piper voice", path, f"Piper could not load it: {e}") from e
         if language:
             # piper-tts 1.8 reads `espeak.voice` from the .onnx.json into this frozen-free dataclass.
             voice.config = dataclasses.replace(voice.config, espeak_voice=language)
-        voice.session = _session_without_arena(path, voice.session.get_providers())
         return cls(voice, path, language)
 
     def _identity(self) -> str:
