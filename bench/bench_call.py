@@ -150,6 +150,33 @@ async def run_calls(url: str, callers: list[str], wavs: dict[str, Path], questio
     return await asyncio.gather(*(one(c, n) for n, c in enumerate(callers)))
 
 
+def turn_timings(db: Path) -> list[dict]:
+    """The server's own `turn.timing` records (dialog/processor.py), in call order."""
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT c.call_sid, e.data FROM call_events e JOIN calls c ON c.id = e.call_id "
+                           "WHERE e.kind = 'turn.timing' ORDER BY e.id").fetchall()
+    return [dict(json.loads(data), call=sid[-6:]) for sid, data in rows]
+
+
+STAGES = ("turn_end_ms", "transcript_ms", "dialog_ms", "audio_ms")
+
+
+def stage_summary(timings: list[dict]) -> dict:
+    """p50/p95 of each stage, what ended the turns, and the slowest responses in full."""
+    out: dict = {}
+    for stage in ("response_ms", *STAGES):
+        values = [t[stage] for t in timings if t.get(stage) is not None]
+        out[stage] = {"p50": percentile(values, 50), "p95": percentile(values, 95)}
+    ended: dict[str, int] = {}
+    for t in timings:
+        ended[str(t.get("ended_by"))] = ended.get(str(t.get("ended_by")), 0) + 1
+    out["ended_by"] = ended
+    out["slowest"] = sorted(timings, key=lambda t: -(t.get("response_ms") or 0))[:5]
+    return out
+
+
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
@@ -195,6 +222,7 @@ def main() -> int:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            timings = turn_timings(work / "calls.db")
             log_text = (work / "server.log").read_text(errors="replace")
             log_tail = log_text[-3000:]
             if args.keep_log:
@@ -227,6 +255,8 @@ def main() -> int:
                       "unplayed_at_close_ms": s.unplayed_at_close_ms} for s in summaries],
         "violations": sum(len(s.violations) for s in summaries),
         "client_pacing_max_late_ms": max(s.pacing_max_late_ms for s in summaries),
+        # Measured by the server itself, from its VAD stop (see dialog/processor.py ResponseClock).
+        "server_stages": stage_summary(timings),
         # Other work on the machine skews every figure above: reported so readers can judge.
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
     }
@@ -240,6 +270,13 @@ def main() -> int:
               f"(target < 300)")
         print(f"end of caller audio → first bot audio: p50 {fmt(r['p50'])} ms, p95 {fmt(r['p95'])} ms, "
               f"max {fmt(r['max'])} ms (target p95 < 800)")
+        st = result["server_stages"]
+        stages = ", ".join(f"{k.removesuffix('_ms')} {fmt(st[k]['p50'])}/{fmt(st[k]['p95'])}"
+                           for k in ("response_ms", *STAGES))
+        print(f"server-side stages, p50/p95 ms: {stages}; turns ended by {st['ended_by']}")
+        for t in st["slowest"]:
+            print("  slow: " + ", ".join(f"{k.removesuffix('_ms')} {t.get(k)}" for k in
+                                         ("response_ms", *STAGES, "ended_by", "recogniser_final_ms")))
         print(f"server RSS: {result['server_rss_mb']} MB after the calls ({result['server_rss_idle_mb']} MB "
               f"idle, peak {result['server_rss_peak_mb']} MB)")
         print(f"server CPU: {result['server_cpu_s_per_call_minute']} CPU-s per minute of call")

@@ -58,11 +58,27 @@ def test_settings_override_named_thresholds_and_fallback_strategy(monkeypatch) -
     assert isinstance(build_stop_strategy(no_model), SpeechTimeoutUserTurnStopStrategy)
 
 
+# Cut after "parce que": Smart Turn v3.2 hears an unfinished sentence (probability of an end
+# 0.23 with noiseless synthesis; 0.18-0.35 with Piper's default noise). A sentence cut after
+# "de" is not enough: the model often judges it finished (0.95-0.99).
+UNFINISHED = "Je voudrais connaître les horaires de la mairie parce que"
+
+
+def steady_speech(voice, text: str) -> bytes:  # noqa: ANN001
+    """The test voice without Piper's random noise: the same audio, so the same verdict, each run."""
+    from piper import SynthesisConfig
+
+    from callbot.speech.piper_tts import PHONE_RATE, resample_pcm16
+
+    chunks = voice.voice.synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
+    return resample_pcm16(b"".join(c.audio_int16_bytes for c in chunks), voice.sample_rate, PHONE_RATE)
+
+
 def _turn_with_words(vosk_model, voice, judge, said: str, script: str):  # noqa: ANN001, ANN202
     hint = WordsHint(judge)
     vad, turns, _ = build_hearing(Settings(), hint=hint)
     stt = VoskSTTService(vosk_model, transcripts=iter([script]), hint=hint)
-    speech = b"".join(voice.iter_pcm8k(said))
+    speech = steady_speech(voice, said)
     frames = paced(silence(0.5) + speech + silence(2.0))
     down, _ = run(run_test(Pipeline([vad, turns, stt]), frames_to_send=frames, pipeline_params=PHONE))
     return down, hint
@@ -70,7 +86,7 @@ def _turn_with_words(vosk_model, voice, judge, said: str, script: str):  # noqa:
 
 def test_a_complete_request_ends_the_turn_when_the_turn_model_hears_an_unfinished_sentence(
         vosk_model, voice) -> None:  # noqa: ANN001
-    # The audio stops on "de": Smart Turn hears an unfinished sentence. The words at the pause
+    # The audio stops on "parce que": Smart Turn hears an unfinished sentence. The words at the pause
     # (scripted at the recogniser's seam) are a complete request: the dialog's judge ends the turn.
     judged: list[str] = []
 
@@ -78,17 +94,18 @@ def test_a_complete_request_ends_the_turn_when_the_turn_model_hears_an_unfinishe
         judged.append(text)
         return True
 
-    down, hint = _turn_with_words(vosk_model, voice, judge, "Je voudrais connaître les horaires de",
-                                      "quels sont les horaires de la mairie")
+    down, hint = _turn_with_words(vosk_model, voice, judge, UNFINISHED,
+                                  "quels sont les horaires de la mairie")
     assert judged == ["quels sont les horaires de la mairie"]
     assert hint.turns_ended == 1
+    assert hint.turn_end[0] == "words" and hint.turn_end[1] is not None  # for the timing record
     finals = [f.text for f in down if isinstance(f, TranscriptionFrame)]
     assert finals == ["quels sont les horaires de la mairie"]
 
 
 def test_incomplete_words_wait_out_the_silence_as_before(vosk_model, voice) -> None:  # noqa: ANN001
-    down, hint = _turn_with_words(vosk_model, voice, lambda text: False,
-                                      "Je voudrais connaître les horaires de", "les horaires de")
+    down, hint = _turn_with_words(vosk_model, voice, lambda text: False, UNFINISHED, "les horaires de")
     assert hint.turns_ended == 0
+    assert hint.turn_end[0] == "silence"
     assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == ["les horaires de"]
     assert any(isinstance(f, UserStoppedSpeakingFrame) for f in down)

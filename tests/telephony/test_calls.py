@@ -33,7 +33,7 @@ def stored(live_server, call_sid: str, *, settle_secs: float = 10.0) -> Call:
         with live_server.db.session() as s:
             row = s.scalar(select(Call).where(Call.call_sid == call_sid))
             if row is not None:
-                _ = row.turns  # load while the session is open
+                _ = row.turns, row.events  # load while the session is open
                 if row.outcome != Outcome.IN_PROGRESS or time.monotonic() > deadline:
                     return row
         time.sleep(0.2)
@@ -58,6 +58,15 @@ def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None
     assert caller_turns[0].text == "quels sont les horaires de la mairie"
     assert caller_turns[0].intent == "horaires_mairie"
     assert caller_turns[0].response_ms is not None
+    # Where each response's time went, as the server measured it (a slow answer says which stage).
+    timings = [e.data for e in row.events if e.kind == "turn.timing"]
+    assert len(timings) == 2
+    for t in timings:
+        stages = [t[k] for k in ("vad_ms", "turn_end_ms", "transcript_ms", "dialog_ms", "audio_ms")]
+        assert all(v is not None and v >= 0 for v in stages), t
+        assert sum(stages) == pytest.approx(t["response_ms"], abs=1.0)
+        assert t["ended_by"] in ("model", "words", "silence")
+        assert t["recogniser_utterances"] >= 1
     assert "assistant" in bot_turns[0].text.lower()  # the AI disclosure comes first
     assert "ouvert" in bot_turns[1].text.lower()  # the hours, computed for the pinned Tuesday
     assert row.caller_masked.endswith("11") and "611111111" not in (row.caller_masked or "")

@@ -49,6 +49,39 @@ class Conversation(Protocol):
     def silence(self) -> Reply: ...
 
 
+@dataclass
+class ResponseClock:
+    """Where the time of one response went, from the caller's last sound to the bot's first audio.
+
+    Filled as the frames pass (monotonic seconds); `breakdown()` is recorded as a
+    `turn.timing` event and logged, so a slow answer says which stage was slow."""
+
+    vad_stop: float | None = None  # the VAD reported silence (`vad_stop_secs` after the last sound)
+    turn_end: float | None = None  # the turn strategy ended the caller's turn
+    ended_by: str | None = None  # what ended it: "model", "words", "silence" (speech/turns.py)
+    transcript: float | None = None  # the final transcript reached the dialog
+    recogniser: dict[str, Any] | None = None  # the transcript's timing fields (speech/vosk_stt.py)
+    say: float | None = None  # the reply was handed to the TTS
+
+    def breakdown(self, started: float, first_audio: float, vad_stop_secs: float) -> dict[str, Any]:
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round((b - a) * 1000, 1)
+
+        out: dict[str, Any] = {
+            "response_ms": ms(started, first_audio),
+            "vad_ms": round(vad_stop_secs * 1000, 1) if self.vad_stop is not None else None,
+            "turn_end_ms": ms(self.vad_stop, self.turn_end),
+            "ended_by": self.ended_by,
+            "transcript_ms": ms(self.turn_end or self.vad_stop, self.transcript),
+            "dialog_ms": ms(self.transcript or started, self.say),
+            "audio_ms": ms(self.say, first_audio),
+        }
+        for key in ("final_ms", "utterances", "grammar"):
+            if self.recogniser and key in self.recogniser:
+                out[f"recogniser_{key}"] = self.recogniser[key]
+        return out
+
+
 class Recorder(Protocol):
     async def turn(self, speaker: str, text: str, **fields: Any) -> int | None: ...  # noqa: ANN401
     async def set_turn_latency(self, turn_id: int, response_ms: float) -> None: ...
@@ -97,6 +130,7 @@ class DialogProcessor(FrameProcessor):
         gate: BargeInGate | None = None,
         marks: PlaybackMarks | None = None,
         on_expect: Callable[[str], None] | None = None,
+        turn_end: Callable[[], tuple[str | None, float | None]] | None = None,
         vad_stop_secs: float = 0.0,
         no_audio_secs: float = 15.0,
         mark_grace_secs: float = 30.0,
@@ -108,6 +142,9 @@ class DialogProcessor(FrameProcessor):
         self._on_end = on_end
         self._marks = marks
         self._on_expect = on_expect
+        # What ended the caller's turn and when (the turn strategy knows; the stop frame reaches
+        # this processor only after the recogniser's final, so its arrival time would be late).
+        self._turn_end = turn_end
         self.gate = gate or BargeInGate()
         self._vad_stop_secs = vad_stop_secs
         self._no_audio_secs = no_audio_secs
@@ -128,6 +165,7 @@ class DialogProcessor(FrameProcessor):
         self._latency_turn_id: int | None = None
         self._latency_ms: float | None = None
         self.latencies_ms: list[float] = []
+        self._clock = ResponseClock()
 
     # -- frames ---------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -139,6 +177,8 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame):
             text = (frame.text or "").strip()
             if text and not self._ending:
+                self._clock.transcript = time.monotonic()
+                self._clock.recogniser = frame.result if isinstance(frame.result, dict) else None
                 asr_ms = getattr(frame, "asr_ms", None)
                 logger.debug("heard {!r} (recogniser {} ms, final {} ms)", text, asr_ms,
                              frame.result.get("final_ms") if isinstance(frame.result, dict) else None)
@@ -148,6 +188,7 @@ class DialogProcessor(FrameProcessor):
             if not self._ending:
                 digit = str(frame.button.value)
                 self._caller_stopped_at = time.monotonic()
+                self._clock = ResponseClock()
                 await self._handle(self._conv.dtmf(digit), caller_text=digit, via_dtmf=True)
         elif isinstance(frame, InputTransportMessageFrame):
             await self.push_frame(frame, direction)
@@ -160,13 +201,18 @@ class DialogProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._user_speaking = False
+            ended_by, ended_at = self._turn_end() if self._turn_end else (None, None)
+            self._clock.turn_end = ended_at or time.monotonic()
+            self._clock.ended_by = ended_by
             await self.push_frame(frame, direction)
             if not self._speaking and not self._ending and self._reply is not None:
                 # Speech that yields no transcript (noise, a cough) must not leave the line dead.
                 self._arm_idle(self._reply.no_input_timeout)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             # The VAD reports the stop `stop_secs` after the caller's last sound.
-            self._caller_stopped_at = time.monotonic() - self._vad_stop_secs
+            now = time.monotonic()
+            self._caller_stopped_at = now - self._vad_stop_secs
+            self._clock = ResponseClock(vad_stop=now)
             await self.push_frame(frame, direction)
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._on_bot_started()
@@ -208,6 +254,8 @@ class DialogProcessor(FrameProcessor):
         self._reply = reply
         # A new reply replaces whatever was still queued of the previous one.
         self._pending = segments(prompts)
+        if caller_text is not None:
+            self._clock.say = time.monotonic()
         if not self._speaking:
             await self._speak_next()
         if not reply.end:
@@ -266,8 +314,15 @@ class DialogProcessor(FrameProcessor):
         self.gate.bot_speaking = True
         self._cancel_watchdog()
         if self._caller_stopped_at is not None:
-            ms = (time.monotonic() - self._caller_stopped_at) * 1000
+            now = time.monotonic()
+            ms = (now - self._caller_stopped_at) * 1000
+            timing = self._clock.breakdown(self._caller_stopped_at, now, self._vad_stop_secs)
             self._caller_stopped_at = None
+            self._clock = ResponseClock()
+            logger.info("response {response_ms} ms: silence {vad_ms} + turn end {turn_end_ms} ({ended_by})"
+                        " + transcript {transcript_ms} + dialog {dialog_ms} + first audio {audio_ms}",
+                        **timing)
+            self.create_task(self._rec.event("turn.timing", timing))
             self.latencies_ms.append(ms)
             self._latency_ms = ms  # stored by _record if the caller's turn is not written yet
             if self._latency_turn_id is not None:

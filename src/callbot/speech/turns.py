@@ -20,6 +20,7 @@ Choices (numbers from bench/bench_speech.py and tests/speech/test_turns.py):
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -72,9 +73,19 @@ class WordsHint:
         self._judge = judge
         self._words: asyncio.Future[str] | None = None
         self.turns_ended = 0  # turns ended on the words' evidence (for logs and tests)
+        # What ended the caller's last turn: "model" (Smart Turn heard a finished sentence),
+        # "words", "silence" (`turn_silence_secs` after an unfinished one). Read by the dialog's
+        # per-turn timing record, with when (monotonic seconds) the turn was ended.
+        self.ended_by: str | None = None
+        self.ended_at: float | None = None
 
     def arm(self) -> None:
         self._words = asyncio.get_running_loop().create_future()
+        self.ended_by = self.ended_at = None
+
+    @property
+    def turn_end(self) -> tuple[str | None, float | None]:
+        return self.ended_by, self.ended_at
 
     def offer(self, text: str) -> None:
         if self._words is not None and not self._words.done():
@@ -104,21 +115,35 @@ class WordsAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
         self._hint = hint
         self._wait_secs = wait_secs
         self._words_task: asyncio.Task | None = None
+        self._cause = "model"  # what would end the turn if the base class triggered it now
 
     async def _handle_vad_user_stopped_speaking(self, frame: Frame) -> None:
         self._hint.arm()
+        self._cause = "model"
         await super()._handle_vad_user_stopped_speaking(frame)
-        if not self._turn_complete:
+        # Ended already (the model heard a finished sentence): the words have nothing to add.
+        if self._hint.ended_at is None and not self._turn_complete:
             self._words_task = self.task_manager.create_task(self._judge_words(), f"{self}::words")
 
     async def _judge_words(self) -> None:
         complete = await self._hint.complete(self._wait_secs)
         self._words_task = None
-        if complete and not self._vad_user_speaking and not self._turn_complete:
+        if (complete and not self._vad_user_speaking and not self._turn_complete
+                and self._hint.ended_at is None):
             logger.debug("end of turn: the turn model heard an unfinished sentence, the words are complete")
             self._turn_complete = True
             self._hint.turns_ended += 1
+            self._cause = "words"
             await self._maybe_trigger_user_turn_stopped()
+
+    async def _handle_input_audio(self, frame: Frame) -> None:
+        self._cause = "silence"  # the analyzer's own timeout after an unfinished sentence
+        await super()._handle_input_audio(frame)
+
+    async def trigger_user_turn_stopped(self, **kwargs: Any) -> None:  # noqa: ANN401
+        if self._hint.ended_at is None:
+            self._hint.ended_by, self._hint.ended_at = self._cause, time.monotonic()
+        await super().trigger_user_turn_stopped(**kwargs)
 
     async def _discard_pending_end_of_turn(self) -> None:
         if self._words_task is not None:

@@ -78,7 +78,7 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
 
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
                              marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
-                             vad_stop_secs=vad_stop_secs)
+                             turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs)
     pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
     worker = PipelineWorker(
         pipeline,
