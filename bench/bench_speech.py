@@ -23,6 +23,8 @@ import soxr
 
 FR_TEXT = ("Bonjour, vous êtes bien à la mairie. Je peux vous donner les horaires d'ouverture, "
            "vous aider pour une démarche ou vous mettre en relation avec un agent.")
+CALLER_REQUESTS = ("Quels sont les horaires de la mairie ?", "Comment faire une carte d'identité ?",
+                   "Quand passe le ramassage des encombrants ?")
 TWO_SENTENCES = ("La mairie est ouverte du lundi au vendredi de neuf heures à midi. "
                  "Que puis-je faire d'autre ?")
 
@@ -61,6 +63,15 @@ def decode(model, pcm: bytes, rate: int, block_secs: float = 0.1,  # noqa: ANN00
     json.loads(rec.FinalResult())
     t2 = time.perf_counter()
     return t2 - t0, t2 - t1
+
+
+def utterance_rtf(rec, pcm: bytes) -> float:  # noqa: ANN001
+    """CPU seconds per second of audio for one utterance, 0.1 s blocks, forced final."""
+    c0 = time.thread_time()
+    for i in range(0, len(pcm), 1600):
+        rec.AcceptWaveform(pcm[i:i + 1600])
+    rec.FinalResult()
+    return (time.thread_time() - c0) / (len(pcm) / 16000)
 
 
 def main() -> None:
@@ -155,6 +166,21 @@ def main() -> None:
     out("vosk: decode RTF, no partials", statistics.median(r[0] for r in runs) / dur, "x RT")
 
     import vosk
+
+    # A dynamic-graph model expands its graph inside each recogniser (speech/recognizers.py): the
+    # first utterances of a new recogniser decode far slower than those of a used one. Each
+    # decode() above used a new recogniser.
+    requests = [b"".join(engine.iter_pcm8k(text)) for text in CALLER_REQUESTS]
+    firsts, later = [], []
+    for _ in range(args.repeat):
+        rec = vosk.KaldiRecognizer(model, 8000)
+        for k, pcm in enumerate(requests * 2):
+            (firsts if k == 0 else later if k >= len(requests) else []).append(
+                utterance_rtf(rec, pcm))
+    out("vosk: new recogniser, 1st request, CPU RTF", statistics.median(firsts), "x RT",
+        f"({len(requests[0]) / 16000:.1f} s request)")
+    out(f"vosk: same recogniser, requests {len(requests) + 1}-{2 * len(requests)}, CPU RTF",
+        statistics.median(later), "x RT", "(what the recogniser pool gives a call)")
 
     t = time.perf_counter()
     rec = vosk.KaldiRecognizer(model, 8000, json.dumps(["oui", "non", "[unk]"]))

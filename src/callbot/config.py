@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # silence after which a sentence the turn model hears as unfinished still ends the turn.
     vad_stop_secs: float | None = Field(default=None, gt=0, le=2)
     turn_silence_secs: float | None = Field(default=None, gt=0, le=5)
+    # Recognisers warmed at start-up (speech/recognizers.py): a cold one decodes a caller's first
+    # question slower than real time. One more is warmed in the background whenever none is spare.
+    asr_warm_recognizers: int = Field(default=2, ge=0, le=16)
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None

@@ -133,12 +133,34 @@ class AnswerWarmer:
             self._thread.join(timeout)
 
 
+# What callers typically say, spoken by the bot's own voice to warm new recognisers.
+WARM_UP_REQUESTS = (
+    "Bonjour, je voudrais connaître les horaires d'ouverture de la mairie.",
+    "Comment faire une carte d'identité ou un passeport ?",
+    "Je voudrais parler à quelqu'un, s'il vous plaît.",
+)
+
+
+def _warm_up_speech(voice: Any) -> Callable[[], list[bytes]]:  # noqa: ANN401
+    clips: list[bytes] = []
+    lock = threading.Lock()
+
+    def speech() -> list[bytes]:
+        with lock:  # synthesised once, on first use
+            if not clips:
+                clips.extend(b"".join(voice.iter_pcm8k(text)) for text in WARM_UP_REQUESTS)
+            return clips
+
+    return speech
+
+
 def load_speech(runtime: Runtime) -> None:
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
+    from callbot.speech.recognizers import recognizer_pool
     from callbot.speech.scripted import load_transcript_script
     from callbot.speech.turns import build_hearing
-    from callbot.speech.vosk_stt import load_vosk_model, warm_up
+    from callbot.speech.vosk_stt import load_vosk_model
 
     s = runtime.settings
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
@@ -146,8 +168,11 @@ def load_speech(runtime: Runtime) -> None:
                            s.tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
     _timed(runtime, "turn_models", build_hearing, s)
-    _timed(runtime, "asr_warm_up", lambda: warm_up(
-        runtime.asr_model, b"".join(runtime.voice.iter_pcm8k("Bonjour, je voudrais un renseignement."))))
+    # Recognisers with their decoding graph already expanded by a few typical requests
+    # (speech/recognizers.py): a new one hears a caller's first question slower than real time.
+    pool = recognizer_pool(runtime.asr_model)
+    pool.set_warm_audio(_warm_up_speech(runtime.voice))
+    _timed(runtime, "asr_warm_up", pool.warm, s.asr_warm_recognizers)
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     pruned = runtime.prompts.prune_learned()
     if pruned:

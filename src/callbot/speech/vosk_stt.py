@@ -47,6 +47,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.utils.time import time_now_iso8601
 
 from callbot.speech.errors import ModelMissingError
+from callbot.speech.recognizers import RecognizerPool, recognizer_pool
 from callbot.speech.turns import WordsHint
 
 vosk.SetLogLevel(-1)  # Kaldi's own logging goes to stderr line by line; we log what matters
@@ -115,14 +116,6 @@ def load_vosk_model(path: Path) -> vosk.Model:
             raise ModelMissingError("Vosk model", path, f"Vosk could not load it: {e}") from e
 
 
-def warm_up(model: vosk.Model, pcm_8k: bytes) -> None:
-    """Decode a little speech once at start-up: the first caller of the process must not pay for
-    Kaldi's first-use allocations (their first answer came about a second late)."""
-    rec = vosk.KaldiRecognizer(model, 8000)
-    rec.AcceptWaveform(pcm_8k)
-    rec.FinalResult()
-
-
 class VoskSTTService(STTService):
     """Streaming Vosk recogniser for one call.
 
@@ -159,6 +152,7 @@ class VoskSTTService(STTService):
         self._finalize_frame = (UserStoppedSpeakingFrame if finalize_on == "turn"
                                 else VADUserStoppedSpeakingFrame)
         self._executor: ThreadPoolExecutor | None = None
+        self._pool: RecognizerPool | None = None  # warm recognisers shared by the process's calls
         self._rec: vosk.KaldiRecognizer | None = None
         self._rec_future: Future | None = None
         self._blocks_since_partial = 0
@@ -213,8 +207,10 @@ class VoskSTTService(STTService):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
         self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
         self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
-        # Built in the call's Vosk thread without awaiting it (about 75 ms): the StartFrame, and so
-        # the greeting, must not wait. Audio that comes first is kept as pre-roll.
+        self._pool = recognizer_pool(self._model, self.sample_rate)
+        # Taken in the call's Vosk thread without awaiting it (a cold one takes about 75 ms to
+        # build): the StartFrame, and so the greeting, must not wait. Audio that comes first is
+        # kept as pre-roll.
         self._rec_future = self._executor.submit(self._new_recognizer, None)
         self._rec_future.add_done_callback(self._recognizer_ready)
 
@@ -246,10 +242,17 @@ class VoskSTTService(STTService):
         self._shutdown()
 
     def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-        self._rec = None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # Queued after whatever the thread still has to do (a block, a final): the recogniser
+            # goes back to the pool only once nothing of this call uses it.
+            executor.submit(self._release_recognizer)
+            executor.shutdown(wait=False)
+
+    def _release_recognizer(self) -> None:
+        rec, self._rec = self._rec, None
+        if rec is not None and self._pool is not None:
+            self._pool.give(self._grammar, rec)
 
     # -- frames -----------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -395,6 +398,7 @@ class VoskSTTService(STTService):
         self._segments.clear()
         self._held.clear()
         self._pending_grammar = False
+        self._rec = None  # not given back: it just failed
         if self._executor is not None:
             try:
                 self._rec = await self._in_thread(self._new_recognizer, None)
@@ -409,11 +413,13 @@ class VoskSTTService(STTService):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _new_recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
-        if grammar:
-            rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps(grammar, ensure_ascii=False))
-        else:
-            rec = vosk.KaldiRecognizer(self._model, self.sample_rate)
+        """A recogniser for `grammar` from the pool; the one in use (idle between utterances)
+        goes back to it."""
+        rec = self._pool.take(grammar)
+        old, old_grammar = self._rec, self._grammar
         self._grammar = grammar
+        if old is not None and old is not rec:
+            self._pool.give(old_grammar, old)
         return rec
 
     def _apply_pending_grammar(self) -> None:

@@ -1,0 +1,65 @@
+"""The recogniser pool: real Vosk recognisers (Korean test model) reused from call to call."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from callbot.speech.recognizers import RecognizerPool, recognizer_pool
+from callbot.speech.vosk_stt import VoskSTTService
+from tests.speech.conftest import PHONE, run, silence
+from tests.speech.test_vosk_stt import said, transcripts
+
+
+def test_a_calls_recogniser_serves_the_next_call(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    from pipecat.tests.utils import run_test
+
+    pool = recognizer_pool(vosk_model)
+    finals = []
+    built = []
+    for _ in range(2):
+        down, _ = run(run_test(VoskSTTService(vosk_model), frames_to_send=said(speech_8k),
+                               pipeline_params=PHONE))
+        finals.append(transcripts(down))
+        built.append(pool.built)
+    assert all(len(f) == 1 and f[0].text for f in finals)  # both calls heard their caller
+    assert built[1] == built[0]  # the second call decoded with the first call's recogniser
+    assert pool.idle() >= 1  # and gave it back when it ended
+
+
+def test_nothing_of_the_previous_call_reaches_the_next(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    # The caller hung up mid-sentence: their audio was never finalised.
+    pool = RecognizerPool(vosk_model)
+    rec = pool.take()
+    rec.AcceptWaveform(speech_8k[: len(speech_8k) // 2])
+    assert json.loads(rec.PartialResult())["partial"]  # words were pending
+    pool.give(None, rec)
+
+    again = pool.take()
+    assert again is rec  # reused...
+    again.AcceptWaveform(silence(1.0))
+    assert json.loads(again.FinalResult())["text"] == ""  # ...with none of those words
+
+
+def test_grammars_and_open_vocabulary_are_kept_apart(vosk_model) -> None:  # noqa: ANN001
+    pool = RecognizerPool(vosk_model)
+    open_rec = pool.take()
+    pool.give(None, open_rec)
+    yes_no = pool.take(["oui", "non", "[unk]"])
+    assert yes_no is not open_rec
+    pool.give(["oui", "non", "[unk]"], yes_no)
+    assert pool.take(["oui", "non", "[unk]"]) is yes_no
+    assert pool.take() is open_rec
+
+
+def test_a_spare_is_warmed_in_the_background_when_none_is_left(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    pool = RecognizerPool(vosk_model)
+    pool.set_warm_audio(lambda: [speech_8k])
+    pool.warm(1)
+    assert (pool.idle(), pool.warmed) == (1, 1)
+
+    pool.take()  # the call in progress has the warm one; the next call needs another
+    deadline = time.monotonic() + 30
+    while pool.idle() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (pool.idle(), pool.warmed, pool.built) == (1, 2, 2)
