@@ -111,6 +111,15 @@ def test_two_close_intents_are_clarified(demo_flows, demo_nlu):
     assert "cinq jours" in said(pick)
 
 
+def test_a_caller_who_says_goodbye_instead_of_choosing_is_let_go(engine_at):
+    conv = started(engine_at)
+    ask = conv.hear("comment faire une carte d'identité")
+    assert ask.action == "clarify"  # appointment or loss: the bot asks which
+    bye = conv.hear("non merci au revoir")
+    assert bye.end == "hangup" and "reformuler" not in said(bye)
+    assert said(bye) == engine_at(OPEN).flows.prompts.goodbye
+
+
 def test_clarification_keeps_what_the_first_question_said(demo_flows, demo_nlu):
     alts = [{"intent": "cni_passeport_mineur", "topic": "identite", "confidence": 0.42},
             {"intent": "cni_passeport_pieces", "topic": "identite", "confidence": 0.41}]

@@ -226,7 +226,7 @@ class Conversation:
             return self._to_agent(u)
         if intent_id == "repeter":
             return self._repeat(u)
-        if intent_id == "au_revoir":
+        if intent_id == "au_revoir" or self._also_farewell(u):
             return self._goodbye(u)
         handler = {
             "confirm": self._in_confirm, "clarify": self._in_clarify, "slot": self._in_slot,
@@ -238,6 +238,15 @@ class Conversation:
             if reply is not None:
                 return reply
         return self._main(u)
+
+    @staticmethod
+    def _also_farewell(u: Understanding) -> bool:
+        """"Non merci, au revoir" reads as "non" and "au revoir" alike: whatever the bot had asked
+        (which of two procedures, a confirmation, a callback), the caller is leaving."""
+        if u.intent not in ("non", "merci") or u.confidence is None:
+            return False
+        return any(a.get("intent") == "au_revoir" and a.get("confidence", 0) >= u.confidence - 0.01
+                   for a in u.alternatives)
 
     def _main(self, u: Understanding) -> Reply:
         p = self.flows.prompts
