@@ -365,3 +365,7 @@ def test_replies_to_the_flows_examples_are_known_ahead_for_pre_synthesis(engine_
     assert any("ou plutôt" in t for t in texts)
     assert "La mairie est ouverte aujourd'hui jusqu'à midi, puis de 13 heures 30 à 17 heures." in texts
     assert not any("{" in t for t in texts)
+    # A resident's own phrasing, not among the examples, gets a question already prepared.
+    conv = started(engine_at)
+    ask = conv.hear("comment faire une carte d'identité")
+    assert ask.action == "clarify" and said(ask) in texts

@@ -280,8 +280,7 @@ class Conversation:
                 self.candidates = alts[:2]
                 self.clarify_slots = dict(u.slots)  # what the first question said still counts
                 self.state = "clarify"
-                text = p.clarify.replace("{a}", self._label(alts[0])).replace("{b}", self._label(alts[1]))
-                return self._reply([self._prompt(text, "clarify")], "clarify", u, node="clarify")
+                return self._reply([self.clarify_prompt(alts[0], alts[1])], "clarify", u, node="clarify")
             self.pending = Pending(intent, dict(u.slots), u)
             self.state = "confirm"
             text = p.confirm.replace("{label}", self._label(intent))
@@ -617,6 +616,11 @@ class Conversation:
     # -- helpers -----------------------------------------------------------------------------
     def _text(self, text: str, intent: IntentDef | None = None, slots: dict[str, Any] | None = None) -> str:
         return self.engine.renderer.render(text, self.engine.now(), intent, slots)
+
+    def clarify_prompt(self, a: IntentDef, b: IntentDef) -> Prompt:
+        """ "Do you mean a, or rather b?" (also pre-synthesised: DialogEngine.spoken_replies)."""
+        text = self.flows.prompts.clarify.replace("{a}", self._label(a)).replace("{b}", self._label(b))
+        return self._prompt(text, "clarify")
 
     def _label(self, intent: IntentDef) -> str:
         return intent.label or intent.summary or intent.id.replace("_", " ")

@@ -131,6 +131,14 @@ class DialogEngine:
                 except Exception:  # pre-synthesis must never fail start-up
                     continue
                 texts.update((p.text, None) for p in reply.prompts if p.text and not p.private)
+        # Residents' own phrasings make the bot hesitate between intents the examples keep apart
+        # ("comment faire une carte d'identité": appointment or loss?): every question between
+        # two intents of one topic is prepared too (150 for the demo flows).
+        conv = self.new_conversation()
+        for a in self.flows.intents:
+            for b in self.flows.intents:
+                if a.id != b.id and a.topic is not None and a.topic == b.topic:
+                    texts[conv.clarify_prompt(a, b).text] = None
         return list(texts)
 
     def greeting_text(self, now: datetime | None = None) -> str:
