@@ -51,6 +51,7 @@ class RecognizerPool:
         self._warming = False
         self.built = 0  # recognisers created (for logs, tests and the bench)
         self.warmed = 0
+        self.cold_takes = 0  # times a call got a new, cold recogniser: none was ready
 
     def set_warm_audio(self, clips: Callable[[], list[bytes]]) -> None:
         self._warm_audio = clips
@@ -67,7 +68,12 @@ class RecognizerPool:
             short = key is None and len(self._idle.get(None, [])) < self._spares
         if short:
             self._warm_in_background()
-        return rec if rec is not None else self._build(grammar)
+        if rec is not None:
+            return rec
+        if key is None:
+            self.cold_takes += 1
+            logger.info("no warm recogniser ready: this call's first turns decode slower")
+        return self._build(grammar)
 
     def give(self, grammar: list[str] | None, rec: vosk.KaldiRecognizer) -> None:
         """Take a recogniser back. Call it from the thread that used it last, once it is idle."""
