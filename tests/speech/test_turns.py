@@ -58,10 +58,10 @@ def test_settings_override_named_thresholds_and_fallback_strategy(monkeypatch) -
     assert isinstance(build_stop_strategy(no_model), SpeechTimeoutUserTurnStopStrategy)
 
 
-# Cut after "parce que": Smart Turn v3.2 hears an unfinished sentence (probability of an end
-# 0.23 with noiseless synthesis; 0.18-0.35 with Piper's default noise). A sentence cut after
-# "de" is not enough: the model often judges it finished (0.95-0.99).
-UNFINISHED = "Je voudrais connaître les horaires de la mairie parce que"
+# Smart Turn v3.2 hears this as unfinished: probability of an end 0.009-0.012 through this
+# pipeline, in every process tried. Cut after "de" or "parce que", the verdict went either way
+# (0.43-0.99) with the exact frame at which the VAD's start reached the turn model.
+UNFINISHED = "Alors voilà, je voudrais savoir si euh"
 
 
 def steady_speech(voice, text: str) -> bytes:  # noqa: ANN001
@@ -86,7 +86,7 @@ def _turn_with_words(vosk_model, voice, judge, said: str, script: str):  # noqa:
 
 def test_a_complete_request_ends_the_turn_when_the_turn_model_hears_an_unfinished_sentence(
         vosk_model, voice) -> None:  # noqa: ANN001
-    # The audio stops on "parce que": Smart Turn hears an unfinished sentence. The words at the pause
+    # The audio stops on "si euh": Smart Turn hears an unfinished sentence. The words at the pause
     # (scripted at the recogniser's seam) are a complete request: the dialog's judge ends the turn.
     judged: list[str] = []
 
