@@ -341,6 +341,8 @@ def test_words_that_make_a_complete_request_are_recognised_at_a_pause(engine_at)
     assert conv.sounds_complete("je voudrais refaire ma carte d'identité")
     assert not conv.sounds_complete("quels sont les horaires de")  # the sentence goes on
     assert conv.sounds_complete("non merci au revoir")
+    assert conv.sounds_complete("au revoir")
+    assert conv.sounds_complete("vous pouvez répéter")
     assert conv.sounds_complete("comment faire une carte d'identité")  # the bot will ask which
     assert conv.sounds_complete("je veux parler à un agent")
     assert not conv.sounds_complete("je voudrais euh")

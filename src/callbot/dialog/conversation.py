@@ -95,12 +95,13 @@ class Conversation:
             u = self.engine.understand(text, expect=self.last_expect)
         except Exception:  # the full hearing of the turn will report it
             return False
-        # answer, yes/no/goodbye (control), agent (transfer), emergency, or two close readings the
+        # answer, yes/no (control), goodbye, repeat, agent (transfer), emergency, or two close readings the
         # bot will ask about (clarify): acted on as they stand. A medium-confidence reading
         # (confirm) may be the start of a longer sentence: wait.
         if u.action == "clarify":
             return u.intent is not None
-        return (u.action in ("answer", "control", "transfer", "emergency") and u.intent is not None
+        return (u.action in ("answer", "control", "goodbye", "repeat", "transfer", "emergency")
+                and u.intent is not None
                 and not u.fallback_reason)
 
     # -- events ----------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ class Conversation:
             return self._to_agent(u)
         if intent_id == "repeter":
             return self._repeat(u)
-        if intent_id == "au_revoir" or self._also_farewell(u):
+        if intent_id == "au_revoir":
             return self._goodbye(u)
         handler = {
             "confirm": self._in_confirm, "clarify": self._in_clarify, "slot": self._in_slot,
@@ -238,15 +239,6 @@ class Conversation:
             if reply is not None:
                 return reply
         return self._main(u)
-
-    @staticmethod
-    def _also_farewell(u: Understanding) -> bool:
-        """"Non merci, au revoir" reads as "non" and "au revoir" alike: whatever the bot had asked
-        (which of two procedures, a confirmation, a callback), the caller is leaving."""
-        if u.intent not in ("non", "merci") or u.confidence is None:
-            return False
-        return any(a.get("intent") == "au_revoir" and a.get("confidence", 0) >= u.confidence - 0.01
-                   for a in u.alternatives)
 
     def _main(self, u: Understanding) -> Reply:
         p = self.flows.prompts

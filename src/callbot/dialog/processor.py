@@ -202,8 +202,10 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._user_speaking = False
             ended_by, ended_at = self._turn_end() if self._turn_end else (None, None)
-            self._clock.turn_end = ended_at or time.monotonic()
-            self._clock.ended_by = ended_by
+            if ended_at is None or (self._clock.vad_stop is not None and ended_at < self._clock.vad_stop):
+                # Not ended by the strategy (pipecat's own stop timeout): what is known is now.
+                ended_by, ended_at = None, time.monotonic()
+            self._clock.turn_end, self._clock.ended_by = ended_at, ended_by
             await self.push_frame(frame, direction)
             if not self._speaking and not self._ending and self._reply is not None:
                 # Speech that yields no transcript (noise, a cough) must not leave the line dead.

@@ -2,13 +2,13 @@
 
 A dynamic-graph Vosk model (HCLr.fst + Gr.fst, as the small models are) expands its decoding graph
 lazily, and keeps what it expanded inside each recogniser. A new recogniser decodes its first
-utterance at 1.5 to 2.4 times real time, its fourth at 0.1 (Korean test model, 2 cores:
-`python bench/bench_speech.py`). With one new recogniser per call, every caller's first question
+request at 0.9 to 2.4 times real time, its fourth at 0.1 (Korean test model, 2 cores;
+`python bench/bench_speech.py` prints both). With one new recogniser per call, every caller's first question
 was answered up to two seconds late. The pool keeps recognisers when their call ends, and warms a
 spare in the background (lowest CPU priority), so a call starts with an expanded graph.
 
-A recogniser goes back to the pool only after a forced final: the next call's audio starts a
-fresh feature pipeline, so nothing of the previous caller's audio is decoded with it.
+A recogniser goes back to the pool only after a forced final, which closes any utterance left
+open by a caller who hung up mid-sentence: none of their words reach the next call (tested).
 """
 
 from __future__ import annotations
@@ -66,19 +66,18 @@ class RecognizerPool:
             ready = self._idle.get(key)
             rec = ready.pop() if ready else None
             short = key is None and len(self._idle.get(None, [])) < self._spares
+            cold = key is None and rec is None
+            self.cold_takes += cold
         if short:
             self._warm_in_background()
-        if rec is not None:
-            return rec
-        if key is None:
-            self.cold_takes += 1
+        if cold:
             logger.info("no warm recogniser ready: this call's first turns decode slower")
-        return self._build(grammar)
+        return rec if rec is not None else self._build(grammar)
 
     def give(self, grammar: list[str] | None, rec: vosk.KaldiRecognizer) -> None:
         """Take a recogniser back. Call it from the thread that used it last, once it is idle."""
         try:
-            rec.FinalResult()  # ends any utterance: the next one starts a fresh feature pipeline
+            rec.FinalResult()  # closes an utterance left open: none of it reaches the next call
         except Exception:  # a broken recogniser is dropped, not reused
             logger.exception("Vosk recogniser not reusable; dropped")
             return
@@ -103,7 +102,8 @@ class RecognizerPool:
             rec = vosk.KaldiRecognizer(self._model, self._rate, json.dumps(grammar, ensure_ascii=False))
         else:
             rec = vosk.KaldiRecognizer(self._model, self._rate)
-        self.built += 1
+        with self._lock:
+            self.built += 1
         return rec
 
     def _decode_warm_audio(self, rec: vosk.KaldiRecognizer) -> None:
