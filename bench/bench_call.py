@@ -2,7 +2,7 @@
 
 Starts `callbot serve` on a free port (temporary SQLite database and prompt cache; the recogniser's
 text comes from CALLBOT_ASR_SCRIPT so the bot "hears" French questions while Vosk still decodes the
-audio), places calls with `callbot.telephony.simulate.place_call`, and prints:
+audio), places calls with `callbot.devtools.simulator.call.place_call`, and prints:
   - stream start → first greeting audio (p50/p95),
   - end of caller audio → first bot audio (p50/p95 over every caller turn),
   - server RSS, and server CPU seconds per minute of call (from /proc).
@@ -86,8 +86,8 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 def synthesize_wavs(texts: list[str], folder: Path, voice_path: Path) -> dict[str, Path]:
     """Caller utterances spoken once by the project's Piper voice, kept as 8 kHz WAV files."""
+    from callbot.devtools.simulator.audio import speak_as_caller, write_wav
     from callbot.speech.piper_tts import PiperVoiceEngine
-    from callbot.telephony.simulate_audio import speak_as_caller, write_wav
 
     voice = PiperVoiceEngine.load(voice_path, "fr")
     paths = {}
@@ -134,7 +134,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 900) -> dict
 
 async def run_calls(url: str, callers: list[str], wavs: dict[str, Path], questions: int,
                     concurrency: int) -> list:
-    from callbot.telephony.simulate import Hangup, WaitForBot, Wav, place_call
+    from callbot.devtools.simulator.call import Hangup, WaitForBot, Wav, place_call
 
     limit = asyncio.Semaphore(concurrency)
 
@@ -151,7 +151,7 @@ async def run_calls(url: str, callers: list[str], wavs: dict[str, Path], questio
 
 
 def turn_timings(db: Path) -> list[dict]:
-    """The server's own `turn.timing` records (dialog/processor.py), in call order."""
+    """The server's own `turn.timing` records (pipeline/dialog_processor.py), in call order."""
     import sqlite3
 
     with sqlite3.connect(db) as con:
@@ -255,7 +255,7 @@ def main() -> int:
                       "unplayed_at_close_ms": s.unplayed_at_close_ms} for s in summaries],
         "violations": sum(len(s.violations) for s in summaries),
         "client_pacing_max_late_ms": max(s.pacing_max_late_ms for s in summaries),
-        # Measured by the server itself, from its VAD stop (see dialog/processor.py ResponseClock).
+        # Measured by the server itself, from its VAD stop (see pipeline/dialog_processor.py ResponseClock).
         "server_stages": stage_summary(timings),
         # Other work on the machine skews every figure above: reported so readers can judge.
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},

@@ -62,8 +62,8 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
 
     from callbot.app import create_app
     from callbot.config import Settings
+    from callbot.devtools.seed import seed
     from callbot.store.db import Database
-    from callbot.store.seed import seed
     from callbot.web.accounts import create_user
 
     url, drop = fresh_database(backend, tmp)

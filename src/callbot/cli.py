@@ -40,13 +40,17 @@ from callbot.store.data_cli import erase, purge  # noqa: E402
 app.command()(purge)
 app.command()(erase)
 
-from callbot.telephony.simulate_cli import register as register_simulate  # noqa: E402
+from callbot.devtools.simulator.cli import register as register_simulate  # noqa: E402
 
 register_simulate(app)
 
-from callbot.stats_cli import register as register_stats  # noqa: E402
+from callbot.analytics.cli import register as register_stats  # noqa: E402
 
 register_stats(app)
+
+from callbot.devtools.seed_cli import register as register_seed  # noqa: E402
+
+register_seed(app)
 
 from callbot.speech.models_cli import models_app  # noqa: E402
 

@@ -26,9 +26,12 @@ class Runtime:
     asr_model: Any = None  # vosk.Model, one per process
     voice: Any = None  # callbot.speech.piper_tts.PiperVoiceEngine, one per process
     prompts: Any = None  # callbot.speech.prompt_cache.PromptCache
-    asr_script: dict[str, list[str]] | None = None  # test seam, see speech/scripted.py
+    asr_script: dict[str, list[str]] | None = None  # test seam, see devtools/scripted_recognizer.py
     warmer: AnswerWarmer | None = None
     load_times: dict[str, float] = field(default_factory=dict)
+    # "configured": the models the settings name; "demo": the package-shipped test models that
+    # `make run` falls back to offline (they understand no French: pages and /healthz say so).
+    models: str = "configured"
 
     def close(self) -> None:
         if self.warmer is not None:
@@ -155,10 +158,10 @@ def _warm_up_speech(voice: Any) -> Callable[[], list[bytes]]:  # noqa: ANN401
 
 
 def load_speech(runtime: Runtime) -> None:
+    from callbot.devtools.scripted_recognizer import load_transcript_script
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
     from callbot.speech.recognizers import recognizer_pool
-    from callbot.speech.scripted import load_transcript_script
     from callbot.speech.turns import build_hearing
     from callbot.speech.vosk_stt import load_vosk_model
 

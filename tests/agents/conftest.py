@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from callbot.config import Settings
 from callbot.store.db import Database
-from callbot.store.models import Call, Outcome, TransferReason, Turn
+from callbot.store.models import Call, Turn
+from callbot.vocabulary import Outcome, TransferReason
 from callbot.web.accounts import create_user
 from tests.conftest import REPO, free_port, start_server
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from tests.dashboard.conftest import utc
 
-from callbot.store import stats as st
+from callbot.analytics import figures as st
 
 PERIOD = st.Period(date(2026, 11, 2), date(2026, 11, 8))
 

@@ -9,11 +9,11 @@ from alembic import command
 from sqlalchemy import func, select, text, update
 from tests.dashboard.conftest import insert_known_history, utc
 
-from callbot.store import stats as st
+from callbot.analytics import figures as st
+from callbot.devtools.seed import seed
 from callbot.store.db import Database, alembic_config
 from callbot.store.models import Call, Callback, DailyRollup, DailySlice, Turn
 from callbot.store.retention import purge_older_than
-from callbot.store.seed import seed
 
 PERIOD = st.Period(date(2026, 11, 2), date(2026, 11, 8))
 TODAY = date(2026, 11, 9)
@@ -258,7 +258,7 @@ def test_seeded_history_month_and_year_equal_live(backend: str, tmp_path, reques
 def test_days_that_cannot_be_built_are_read_live(known_db, monkeypatch) -> None:  # noqa: ANN001
     from sqlalchemy.exc import OperationalError
 
-    from callbot.store import rollups
+    from callbot.analytics import rollups
 
     def locked(*_a: object) -> None:
         raise OperationalError("build", {}, Exception("lock timeout"))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from callbot.cli import app
 from callbot.dialog.flows import FlowError, load_flows
-from callbot.dialog.schema import TOPICS
+from callbot.vocabulary import topic_ids
 
 from .conftest import FLOWS_DIR
 
@@ -49,7 +49,7 @@ def test_demo_commune_has_the_whole_catalogue(demo_flows):
     for control in ("oui", "non", "repeter", "au_revoir", "merci"):
         assert by_id[control].topic is None
     assert len(demo_flows.intents) >= 40
-    assert {i.topic for i in demo_flows.intents if i.topic} == set(TOPICS)
+    assert {i.topic for i in demo_flows.intents if i.topic} == set(topic_ids())
     assert all(len(i.examples) >= 12 for i in demo_flows.intents)
     assert demo_flows.commune.fictional
     # What the NLU engineer builds from.

@@ -22,10 +22,11 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from callbot.dialog.engine import DialogEngine
-from callbot.dialog.processor import DialogProcessor, PlaybackMarks, segments
+from callbot.pipeline.dialog_processor import DialogProcessor, PlaybackMarks, segments
 from callbot.store.calls import CallRecorder
 from callbot.store.db import Database
-from callbot.store.models import Call, Outcome
+from callbot.store.models import Call
+from callbot.vocabulary import Outcome
 from tests.conftest import OPEN_TUESDAY, REPO
 
 ENGINE = DialogEngine.load(REPO / "flows", lambda: OPEN_TUESDAY)

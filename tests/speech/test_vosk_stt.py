@@ -17,8 +17,8 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.tests.utils import run_test
 
+from callbot.devtools.scripted_recognizer import load_transcript_script
 from callbot.speech.errors import ModelMissingError
-from callbot.speech.scripted import load_transcript_script
 from callbot.speech.vosk_stt import VoskSTTService, load_vosk_model
 from tests.conftest import vosk_ko_model
 from tests.speech.conftest import PHONE, audio_frames, run, silence

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from callbot.store.calls import CallRecorder
 from callbot.store.db import Database
-from callbot.store.models import Call, Outcome
+from callbot.store.models import Call
+from callbot.vocabulary import Outcome
 
 pytestmark = pytest.mark.postgres
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

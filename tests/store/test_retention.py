@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from callbot.store.calls import CallRecorder
 from callbot.store.db import Database
-from callbot.store.models import Call, Callback, Outcome, Turn
+from callbot.store.models import Call, Callback, Turn
+from callbot.vocabulary import Outcome
 
 
 def record(db: Database, sid: str, caller: str, age_days: int, secret: bytes) -> None:

@@ -14,9 +14,10 @@ import time
 import pytest
 from sqlalchemy import select
 
-from callbot.store.models import Call, Outcome, TransferReason
-from callbot.telephony.simulate import place_call
-from callbot.telephony.simulate_steps import Dtmf, Hangup, Say, Wait, WaitForBot, WaitForBotAudio
+from callbot.devtools.simulator.call import place_call
+from callbot.devtools.simulator.steps import Dtmf, Hangup, Say, Wait, WaitForBot, WaitForBotAudio
+from callbot.store.models import Call
+from callbot.vocabulary import Outcome, TransferReason
 
 pytestmark = pytest.mark.e2e
 

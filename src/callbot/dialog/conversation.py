@@ -21,7 +21,7 @@ from callbot.dialog.answers import split_sentences
 from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.types import CallbackRequest, Prompt, Reply, Transfer, Understanding
-from callbot.store.models import Outcome, TransferReason
+from callbot.vocabulary import Outcome, TransferReason
 
 if TYPE_CHECKING:
     from callbot.dialog.engine import DialogEngine

@@ -24,6 +24,7 @@ from callbot.dialog.schema import (
     Settings,
     Transfers,
 )
+from callbot.vocabulary import TOPICS_FILE, TopicsError, topic_ids
 
 # The NLU engineer's understanding of control intents relies on these ids.
 REQUIRED_CONTROL = ["oui", "non", "repeter", "au_revoir", "merci", "parler_agent", "urgence"]
@@ -92,7 +93,8 @@ def _field_name(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(racine)"
 
 
-def _parse_file(path: Path, rel: str, errors: list[str]) -> tuple[FlowFile | None, dict[tuple, int]]:
+def _parse_file(path: Path, rel: str, errors: list[str],
+                topics: tuple[str, ...] = ()) -> tuple[FlowFile | None, dict[tuple, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -114,7 +116,7 @@ def _parse_file(path: Path, rel: str, errors: list[str]) -> tuple[FlowFile | Non
         errors.append(f"{rel}:1: (racine): un dictionnaire de sections est attendu")
         return None, lines
     try:
-        return FlowFile.model_validate(data), lines
+        return FlowFile.model_validate(data, context={"topics": topics}), lines
     except ValidationError as e:
         for err in e.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -127,7 +129,7 @@ def flow_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and "tests" not in
-                  p.relative_to(path).parts[:-1])
+                  p.relative_to(path).parts[:-1] and p.relative_to(path) != Path(TOPICS_FILE))
 
 
 def load_flows(path: Path) -> Flows:
@@ -140,6 +142,10 @@ def load_flows(path: Path) -> Flows:
         raise FlowError([f"{path}:0: (répertoire): aucun fichier .yaml de flows"])
     errors: list[str] = []
     base = path if path.is_dir() else path.parent
+    try:
+        topics = topic_ids(base)
+    except TopicsError as e:
+        raise FlowError([f"{base}:0: (topics.yaml): {e}"]) from None
     singles: dict[str, tuple[Any, str, int]] = {}
     intents: list[tuple[IntentDef, str, int]] = []
     slot_types: dict[str, dict[str, list[str]]] = {}
@@ -147,7 +153,7 @@ def load_flows(path: Path) -> Flows:
     thresholds: dict[str, float] = {}
     for f in files:
         rel = str(f.relative_to(base)) if f != base else f.name
-        parsed, lines = _parse_file(f, rel, errors)
+        parsed, lines = _parse_file(f, rel, errors, topics)
         if parsed is None:
             continue
         for section in ("commune", "settings", "prompts", "transfers", "satisfaction"):

@@ -16,17 +16,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from callbot.vocabulary import topic_ids
+
 WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-TOPICS = [
-    "horaires_contact", "identite", "etat_civil", "mariage_pacs", "deces_funeraire", "elections",
-    "recensement_citoyen", "urbanisme", "ecole_enfance", "dechets_proprete", "voirie_signalement",
-    "social_solidarite", "animaux", "vie_associative_salles", "police_tranquillite",
-    "fiscalite_locale", "hors_mairie", "parler_agent", "urgence",
-]
 _RANGE = re.compile(r"^(\d{1,2})[:h](\d{2})\s*-\s*(\d{1,2})[:h](\d{2})$")
 _PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 
@@ -217,9 +214,10 @@ class IntentDef(Strict):
 
     @field_validator("topic")
     @classmethod
-    def _topic(cls, v: str | None) -> str | None:
-        if v is not None and v not in TOPICS:
-            raise ValueError(f"thème inconnu {v!r} (voir topics.md)")
+    def _topic(cls, v: str | None, info: ValidationInfo) -> str | None:
+        topics = (info.context or {}).get("topics") or topic_ids()
+        if v is not None and v not in topics:
+            raise ValueError(f"thème inconnu {v!r} (voir topics.yaml)")
         return v
 
     @field_validator("examples")

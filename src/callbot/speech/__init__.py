@@ -6,5 +6,5 @@
 - `prompt_cache`: `PromptCache` (fixed prompts synthesised once, on disk as 8 kHz mu-law).
 - `turns`: `build_hearing` (Silero VAD + Smart Turn v3 end-of-turn detection).
 - `models` / `models_cli`: the model manifest and `callbot models list|download|verify`.
-- `scripted`: the test seam that replaces recognised text with scripted lines.
+
 """

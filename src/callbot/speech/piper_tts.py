@@ -11,26 +11,21 @@ import asyncio
 import dataclasses
 import hashlib
 import threading
-import warnings
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soxr
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame, TTSSpeakFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
+from callbot.speech.audio import PHONE_RATE, pcm16_to_ulaw, resample_pcm16, ulaw_to_pcm16
 from callbot.speech.errors import ModelMissingError
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop  # pipecat depends on audioop-lts where the stdlib one is gone (3.13+)
-
-PHONE_RATE = 8000
+__all__ = ["PHONE_RATE", "PiperTTSService", "PiperVoiceEngine", "SynthesisSettings", "pcm16_to_ulaw",
+           "resample_pcm16", "ulaw_to_pcm16"]
 # Cached prompts are pushed in frames of this length (the output transport re-chunks anyway).
 CACHED_CHUNK_SECS = 0.5
 FIRST_AUDIO_TIMEOUT_SECS = 30.0
@@ -44,21 +39,6 @@ class SynthesisSettings:
     noise_scale: float | None = None
     noise_w_scale: float | None = None
     volume: float = 1.0
-
-
-def pcm16_to_ulaw(pcm: bytes) -> bytes:
-    return audioop.lin2ulaw(pcm, 2)
-
-
-def ulaw_to_pcm16(ulaw: bytes) -> bytes:
-    return audioop.ulaw2lin(ulaw, 2)
-
-
-def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    if from_rate == to_rate or not pcm:
-        return pcm
-    samples = np.frombuffer(pcm, dtype=np.int16)
-    return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.int16).tobytes()
 
 
 def _session_without_arena(path: Path, providers: list[str]) -> Any:  # noqa: ANN401

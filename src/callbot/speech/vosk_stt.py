@@ -126,7 +126,7 @@ class VoskSTTService(STTService):
 
     `transcripts` is a TEST SEAM: when given, the text of each finalised utterance is replaced by
     the next string of the iterator (the real audio still goes through the real recogniser). Used
-    with a Korean test model to "say" French words; see speech/scripted.py.
+    with a Korean test model to "say" French words; see devtools/scripted_recognizer.py.
 
     Each final `TranscriptionFrame` carries `asr_ms` (wall time spent in the recogniser for the
     utterance, ms) as an attribute and in `result`, with `asr_cpu_ms` (its CPU time), `final_ms`

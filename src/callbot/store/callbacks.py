@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, select
 
 from callbot.store.db import Database
-from callbot.store.models import Call, Callback, CallbackStatus
+from callbot.store.models import Call, Callback
+from callbot.vocabulary import CallbackStatus
 
 STATUS_LABELS = {
     CallbackStatus.TODO: "à rappeler",
@@ -84,7 +85,7 @@ def count_open(db: Database) -> int:
 def update_callback(db: Database, callback_id: int, *, status: str | None = None, notes: str | None = None,
                     assigned_to: str | None = None, clear_assignment: bool = False) -> CallbackView:
     """Change status, notes and/or assignment; `updated_at` is set. Raises CallbackError."""
-    if status is not None and status not in CallbackStatus.ALL:
+    if status is not None and status not in tuple(CallbackStatus):
         raise CallbackError(f"Statut inconnu « {status} ».")
     if notes is not None and len(notes) > MAX_NOTES:
         raise CallbackError(f"Les notes sont limitées à {MAX_NOTES} caractères.")

@@ -16,7 +16,8 @@ from loguru import logger
 from sqlalchemy import select
 
 from callbot.store.db import Database
-from callbot.store.models import Call, Callback, CallEvent, Outcome, Turn
+from callbot.store.models import Call, Callback, CallEvent, Turn
+from callbot.vocabulary import Outcome
 
 
 def utcnow() -> datetime:

@@ -8,37 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from callbot.store.db import Database
-from callbot.store.models import Call, CallEvent, Outcome
+from callbot.store.models import Call, CallEvent
+from callbot.vocabulary import Outcome, local_tz, topic_label, topic_labels
 
-PARIS = ZoneInfo("Europe/Paris")
-
-TOPIC_LABELS = {
-    "horaires_contact": "horaires et contacts",
-    "identite": "carte d'identité, passeport",
-    "etat_civil": "état civil",
-    "mariage_pacs": "mariage, PACS",
-    "deces_funeraire": "décès, funéraire",
-    "elections": "élections",
-    "recensement_citoyen": "recensement citoyen",
-    "urbanisme": "urbanisme",
-    "ecole_enfance": "école, enfance",
-    "dechets_proprete": "déchets, propreté",
-    "voirie_signalement": "voirie, signalement",
-    "social_solidarite": "social, solidarité",
-    "animaux": "animaux",
-    "vie_associative_salles": "associations, salles",
-    "police_tranquillite": "police, tranquillité",
-    "fiscalite_locale": "fiscalité locale",
-    "hors_mairie": "hors mairie",
-    "parler_agent": "demande à parler à quelqu'un",
-    "urgence": "urgence",
-}
+LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
 
 REASON_LABELS = {
     "asked_agent": "a demandé un agent",
@@ -100,7 +78,7 @@ class HandoffView:
 
     @property
     def topic_label(self) -> str | None:
-        return TOPIC_LABELS.get(self.topic or "", self.topic)
+        return topic_label(self.topic)
 
     @property
     def reason_label(self) -> str | None:
@@ -148,8 +126,8 @@ def subject_of(summary: str | None, topic: str | None, reason: str | None) -> st
         if len(first) > 1 and first[0].isupper() and not first[1].isupper():
             first = first[0].lower() + first[1:]
         return first
-    if topic and topic in TOPIC_LABELS:
-        return TOPIC_LABELS[topic]
+    if topic and topic in topic_labels():
+        return topic_labels()[topic]
     if reason and reason in REASON_LABELS:
         return REASON_LABELS[reason]
     return "demande non précisée"
@@ -284,7 +262,7 @@ class SearchFilters:
 
 def _utc_midnight(day: date) -> datetime:
     # Compared in UTC: SQLite keeps the wall-clock digits of what was stored (always UTC here).
-    return datetime.combine(day, time(), PARIS).astimezone(UTC)
+    return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
 
 
 def search_calls(db: Database, filters: SearchFilters, limit: int = 50) -> list[HandoffView]:

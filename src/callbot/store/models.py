@@ -7,30 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from callbot.vocabulary import CallbackStatus, Outcome
+
 
 class Base(DeclarativeBase):
     pass
-
-
-class Outcome:
-    """Values of ``Call.outcome``."""
-
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"  # answered by the bot, caller said goodbye or hung up after an answer
-    TRANSFERRED = "transferred"  # handed to a queue or a service number
-    CALLBACK = "callback"  # a callback request was left (outside opening hours)
-    ENDED_NO_AGENT = "ended_no_agent"  # transfer needed but nobody on duty: ended politely
-    ABANDONED = "abandoned"  # socket died or caller hung up before any resolution
-
-
-class TransferReason:
-    ASKED_AGENT = "asked_agent"
-    MISUNDERSTANDING = "misunderstanding"
-    NO_INPUT = "no_input"
-    OUT_OF_SCOPE = "out_of_scope"
-    EMERGENCY = "emergency"
-    TOPIC = "topic"  # the flow routes this topic to a person
-    BOT_FAULT = "bot_fault"  # the bot failed (dialog error, stream ended undecided): people take over
 
 
 class Call(Base):
@@ -113,14 +94,6 @@ class CallEvent(Base):
     call: Mapped[Call] = relationship(back_populates="events")
 
 
-class CallbackStatus:
-    TODO = "a_rappeler"
-    DONE = "rappele"
-    UNREACHABLE = "injoignable"
-    CLOSED = "clos"
-    ALL = (TODO, DONE, UNREACHABLE, CLOSED)
-
-
 class Callback(Base):
     __tablename__ = "callbacks"
 
@@ -151,7 +124,7 @@ class User(Base):
 
 class DailyRollup(Base):
     """State of one Paris calendar day's dashboard summaries (migrations 0004, 0005). Triggers on
-    calls, turns and callbacks set `stale` when a row of that day changes; see store/rollups.py."""
+    calls, turns and callbacks set `stale` when a row of that day changes; see analytics/rollups.py."""
 
     __tablename__ = "daily_rollups"
 

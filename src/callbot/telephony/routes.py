@@ -11,10 +11,11 @@ from loguru import logger
 from sqlalchemy import select
 
 from callbot.store.calls import hash_number, mask_number
-from callbot.store.models import Call, CallEvent, Outcome, TransferReason
+from callbot.store.models import Call, CallEvent
 from callbot.telephony import twiml
 from callbot.telephony.signature import verify_twilio_signature
 from callbot.telephony.tokens import TokenError, check_call_token, make_call_token
+from callbot.vocabulary import Outcome, TransferReason
 
 router = APIRouter()
 
@@ -121,7 +122,7 @@ async def read_handshake(ws: WebSocket) -> dict:
 
 @router.websocket("/twilio/media")
 async def media_socket(ws: WebSocket) -> None:
-    from callbot.telephony.call_session import run_call
+    from callbot.pipeline.call_session import run_call
 
     await ws.accept()
     runtime = ws.app.state.runtime

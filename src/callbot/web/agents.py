@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callbot.store import callbacks as cbstore
 from callbot.store import handoffs
-from callbot.store.models import CallbackStatus
+from callbot.vocabulary import CallbackStatus, topic_labels
 from callbot.web.accounts import list_users
 from callbot.web.auth import CurrentUser, csrf_token_for, require_role, verify_csrf
 from callbot.web.templating import templates
@@ -184,7 +184,7 @@ def history(request: Request, du: str | None = None, au: str | None = None, them
     except ValueError:
         day_from = day_to = None
         error = "Date invalide : utilisez le format AAAA-MM-JJ."
-    topic = theme if theme in handoffs.TOPIC_LABELS else None
+    topic = theme if theme in topic_labels() else None
     if theme and topic is None:
         error = "Thème inconnu."
     if error is None:
@@ -192,7 +192,7 @@ def history(request: Request, du: str | None = None, au: str | None = None, them
                                          only_transferred=bool(transferes))
         calls = handoffs.search_calls(request.app.state.db, filters, limit=100)
     return _render(request, "history.html", {
-        "active": "history", "calls": calls, "error": error, "topics": handoffs.TOPIC_LABELS,
+        "active": "history", "calls": calls, "error": error, "topics": topic_labels(),
         "du": du or "", "au": au or "", "theme": theme or "", "transferes": bool(transferes), "now": _now(),
     }, status_code=400 if error else 200)
 
@@ -201,12 +201,12 @@ def history(request: Request, du: str | None = None, au: str | None = None, them
 def callbacks_page(request: Request, statut: str | None = None, moi: str | None = None, ok: int | None = None,
                    user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
     db = request.app.state.db
-    status = statut if statut in CallbackStatus.ALL else None
+    status = statut if statut in tuple(CallbackStatus) else None
     items = cbstore.list_callbacks(db, status=status, assigned_to=user.username if moi else None)
     agents = [a.username for a in list_users(db) if a.active]
     return _render(request, "callbacks.html", {
         "active": "callbacks", "callbacks": items, "statuses": cbstore.STATUS_LABELS, "statut": status or "",
-        "moi": bool(moi), "agents": agents, "saved": ok, "topic_labels": handoffs.TOPIC_LABELS,
+        "moi": bool(moi), "agents": agents, "saved": ok, "topic_labels": topic_labels(),
         "open_callbacks": cbstore.count_open(db),
     })
 

@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from callbot.store import stats as st
+from callbot.analytics import figures as st
+from callbot.vocabulary import topic_ids
 from callbot.web import dashboard_charts as charts
 from callbot.web.auth import require_role
 from callbot.web.dashboard_tables import TABLES
@@ -35,7 +36,7 @@ class Query:
 
 
 def _today(request: Request) -> date:
-    return request.app.state.settings.clock().astimezone(st.PARIS).date()
+    return request.app.state.settings.clock().astimezone(st.LOCAL_TZ).date()
 
 
 def parse_query(request: Request) -> Query:
@@ -111,7 +112,7 @@ def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
         "tables": tables,
         "export_qs": export_qs,
         "services": services,
-        "all_topics": TOPIC_IDS,
+        "all_topics": topic_ids(),
         "weekdays": st.WEEKDAYS,
         "chart_days": charts.calls_per_day(figures.series.days),
         "chart_heatmap": charts.heatmap(figures.series.heatmap),
@@ -171,25 +172,3 @@ def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN00
         headers={"Content-Disposition": 'attachment; filename="callbot-exemples.yaml"'},
     )
 
-
-TOPIC_IDS = (
-    "horaires_contact",
-    "identite",
-    "etat_civil",
-    "mariage_pacs",
-    "deces_funeraire",
-    "elections",
-    "recensement_citoyen",
-    "urbanisme",
-    "ecole_enfance",
-    "dechets_proprete",
-    "voirie_signalement",
-    "social_solidarite",
-    "animaux",
-    "vie_associative_salles",
-    "police_tranquillite",
-    "fiscalite_locale",
-    "hors_mairie",
-    "parler_agent",
-    "urgence",
-)

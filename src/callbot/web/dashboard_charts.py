@@ -7,7 +7,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from callbot.store.stats import WEEKDAYS, DayRow
+from callbot.analytics.figures import WEEKDAYS, DayRow
 
 # Colour-blind-safe palette (Okabe-Ito), contrast >= 3:1 on white for graphical objects.
 RESOLVED, TRANSFERRED, ABANDONED, OTHER = "#0072B2", "#D55E00", "#6B6B6B", "#009E73"

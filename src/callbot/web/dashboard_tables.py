@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callbot.store.stats import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Distribution, Figures
+from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Distribution, Figures
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from callbot.vocabulary import local_tz
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
-PARIS = ZoneInfo("Europe/Paris")
+LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
 
 
 def to_paris(value: datetime | None) -> datetime | None:
@@ -30,7 +31,7 @@ def to_paris(value: datetime | None) -> datetime | None:
         from datetime import UTC
 
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(PARIS)
+    return value.astimezone(LOCAL_TZ)
 
 
 def paris(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:

@@ -6,7 +6,7 @@ Revises: 0003_dashboard
 Any insert, update or delete of a call (started_at), a turn (at) or a callback (created_at) marks
 the summary of that row's Paris day stale, whoever writes (live calls, queue results arriving
 later, the console, retention purges, `callbot seed`, hand-written SQL). The dashboard rebuilds a
-stale or missing past day when a page asks for it (src/callbot/store/rollups.py).
+stale or missing past day when a page asks for it (src/callbot/analytics/rollups.py).
 
 PostgreSQL: statement-level triggers with transition tables (one statement per COPY batch or ORM
 flush, not one per row) upsert the day's row with stale = true. The upsert takes the row lock the

@@ -12,7 +12,7 @@ the end times of its calls still running at midnight (to carry them into the nex
 (day, key, lower(trim(text))).
 
 Turns count under their call's service and topic, callbacks under their call's service and their
-own topic: what the live filters (store/stats.py) select. A filter with several services or topics
+own topic: what the live filters (analytics/figures.py) select. A filter with several services or topics
 is the sum of its single keys (disjoint calls), except for the peak: calls of different keys
 overlap, so that one figure is computed live.
 
@@ -101,13 +101,13 @@ def call_where(key: Key) -> list:
 
 
 def _stats():  # noqa: ANN202 — stats imports this module lazily; import it back lazily too
-    from callbot.store import stats
+    from callbot.analytics import figures as stats
 
     return stats
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    paris = _stats().PARIS
+    paris = _stats().LOCAL_TZ
     lo = datetime.combine(day, time(), paris).astimezone(UTC)
     hi = datetime.combine(day + timedelta(days=1), time(), paris).astimezone(UTC)
     return lo, hi
@@ -260,7 +260,7 @@ def merge_histograms(parts: list) -> list[tuple[int, int, float]]:
 
 def _utc_offsets(lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
     """[(until UTC, Paris offset in hours)] covering lo..hi; the last entry has no end."""
-    paris = _stats().PARIS
+    paris = _stats().LOCAL_TZ
     out: list[tuple[datetime, int]] = []
     t = lo.replace(minute=0, second=0, microsecond=0)
     cur = int(t.astimezone(paris).utcoffset().total_seconds() // 3600)
@@ -283,7 +283,7 @@ def paris_day(s: Session, column, lo: datetime, hi: datetime):  # noqa: ANN001, 
     """SQL expression of the Paris calendar day of a UTC timestamp column (exact for lo..hi).
     Constants are inlined, so the same expression in SELECT and GROUP BY is one expression."""
     if s.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(literal_column("'Europe/Paris'"), column), Date)
+        return cast(func.timezone(literal_column(f"'{_stats().LOCAL_TZ.key}'"), column), Date)
     offsets = _utc_offsets(lo, hi)
 
     def shift(h: int):  # noqa: ANN202
@@ -411,7 +411,7 @@ def summarise(
     # Calls per hour: grouped by UTC hour and relabelled in Python, as the live time series does.
     bucket = st._hour_bucket(s).label("bucket")
     for b, sv, tp, n in run(select(bucket, svc, top, func.count()).where(*where).group_by(bucket, *by)):
-        local = st._bucket_start(b).astimezone(st.PARIS)
+        local = st._bucket_start(b).astimezone(st.LOCAL_TZ)
         if start <= local.date() <= end:
             for sm in g.summaries(local.date(), sv, tp):
                 sm.hours[local.hour] = sm.hours.get(local.hour, 0) + int(n)
@@ -724,7 +724,7 @@ def _empty_days(s: Session, missing: list[date]) -> set[date]:
     """Missing days before the first call's day that have no row at all (a stale row is rebuilt:
     it may hold calls purged since)."""
     first = s.scalar(select(func.min(Call.started_at)))
-    first_day = aware(first).astimezone(_stats().PARIS).date() if first is not None else None
+    first_day = aware(first).astimezone(_stats().LOCAL_TZ).date() if first is not None else None
     candidates = [d for d in missing if first_day is None or d < first_day]
     if not candidates:
         return set()
@@ -901,7 +901,7 @@ def refresh(engine: Engine, today: date) -> int:
         first = s.scalar(select(func.min(Call.started_at)))
         if first is None:
             return 0
-        start = aware(first).astimezone(_stats().PARIS).date()
+        start = aware(first).astimezone(_stats().LOCAL_TZ).date()
         end = today - timedelta(days=1)
         if end < start:
             return 0

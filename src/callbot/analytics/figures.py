@@ -1,6 +1,6 @@
 """Dashboard figures, computed by aggregate SQL queries (no Python loops over call rows).
 
-`compute` reads per-day summaries (store/rollups.py: past Paris days are stored, per service and
+`compute` reads per-day summaries (analytics/rollups.py: past Paris days are stored, per service and
 topic filter, and kept right by triggers; today is summarised live); the live queries below
 (`compute_live`) are the reference they are tested against (tests/dashboard/test_rollups.py).
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Integer, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from callbot.store.models import Call, Callback, Outcome, Turn
+from callbot.store.models import Call, Callback, Turn
+from callbot.vocabulary import Outcome, local_tz
 
-PARIS = ZoneInfo("Europe/Paris")
+LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
 # Caller turns the bot did not understand well enough to answer straight away.
 UNSURE_ACTIONS = ("fallback", "confirm", "clarify")
 LATENCY_BUCKET_MS = 10
@@ -68,8 +68,8 @@ class Period:
 
     def bounds(self) -> tuple[datetime, datetime]:
         """UTC [start, end) of the period."""
-        lo = datetime.combine(self.start, time(), PARIS).astimezone(UTC)
-        hi = datetime.combine(self.end + timedelta(days=1), time(), PARIS).astimezone(UTC)
+        lo = datetime.combine(self.start, time(), LOCAL_TZ).astimezone(UTC)
+        hi = datetime.combine(self.end + timedelta(days=1), time(), LOCAL_TZ).astimezone(UTC)
         return lo, hi
 
     def previous(self) -> Period:
@@ -304,7 +304,7 @@ def time_series(s: Session, period: Period) -> TimeSeries:
     }
     heat = [[0] * 24 for _ in range(7)]
     for b, n, res, tr, ab in rows:
-        local = _bucket_start(b).astimezone(PARIS)
+        local = _bucket_start(b).astimezone(LOCAL_TZ)
         row = days.get(local.date())
         if row is None:
             continue
@@ -510,8 +510,8 @@ def unrecognised(
 ) -> list[UtteranceGroup]:
     """Caller turns answered by fallback/confirm/clarify, grouped by text, then grouped by
     similarity so wordings of one need end up together. Read from the daily summaries
-    (store/rollups.py) plus today's turns."""
-    from callbot.store import rollups
+    (analytics/rollups.py) plus today's turns."""
+    from callbot.analytics import rollups
 
     key = (period.services, period.topics)
     rows = rollups.utterance_query(s, period.start, period.end, today or paris_today(), limit, key)
@@ -621,17 +621,17 @@ class Figures:
 
 
 def paris_today() -> date:
-    return datetime.now(PARIS).date()
+    return datetime.now(LOCAL_TZ).date()
 
 
 def compute(s: Session, period: Period, today: date | None = None) -> Figures:
     """Every figure of the period, filtered or not: from the daily summaries of past days plus a
-    live summary of today (store/rollups.py)."""
+    live summary of today (analytics/rollups.py)."""
     return compute_from_rollups(s, period, today or paris_today())
 
 
 def compute_from_rollups(s: Session, period: Period, today: date) -> Figures:
-    from callbot.store import rollups
+    from callbot.analytics import rollups
 
     key = (period.services, period.topics)
     prev = period.previous()
@@ -779,7 +779,7 @@ def first_call_day(s: Session) -> date | None:
         first = datetime.fromisoformat(first)
     if first.tzinfo is None:
         first = first.replace(tzinfo=UTC)
-    return first.astimezone(PARIS).date()
+    return first.astimezone(LOCAL_TZ).date()
 
 
 def _r(x: float | None, nd: int = 1) -> float | None:

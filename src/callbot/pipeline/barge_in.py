@@ -6,7 +6,7 @@ from pipecat.frames.frames import Frame, VADUserStartedSpeakingFrame
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
 
-from callbot.dialog.processor import BargeInGate
+from callbot.pipeline.dialog_processor import BargeInGate
 
 
 class GatedVADTurnStart(VADUserTurnStartStrategy):

@@ -12,12 +12,12 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
-from callbot.dialog.processor import BargeInGate, DialogProcessor, PlaybackMarks
 from callbot.dialog.types import Reply
+from callbot.pipeline.barge_in import GatedVADTurnStart
+from callbot.pipeline.dialog_processor import BargeInGate, DialogProcessor, PlaybackMarks
 from callbot.store.calls import CallRecorder
-from callbot.store.models import Outcome
-from callbot.telephony.barge_in import GatedVADTurnStart
 from callbot.telephony.serializer import TolerantTwilioSerializer
+from callbot.vocabulary import Outcome
 
 SAMPLE_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law both ways
 TTS_SILENCE_LIMIT_SECS = 20.0

@@ -1,11 +1,15 @@
-"""`callbot stats` (the dashboard's figures on the command line) and `callbot seed` (synthetic history)."""
+"""`callbot stats`: the dashboard's figures on the command line."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from callbot.store.db import Database
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -19,7 +23,8 @@ def _day(value: str | None, option: str) -> date | None:
         ) from None
 
 
-def _database():  # noqa: ANN202
+def open_database() -> Database:
+    """The configured database, migrated."""
     from callbot.config import get_settings
     from callbot.store.db import Database
 
@@ -40,11 +45,11 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="sortie JSON"),
 ) -> None:
     """Statistics of the calls for a period, the same figures as the managers' dashboard."""
+    from callbot.analytics import figures as st
     from callbot.config import get_settings
-    from callbot.store import stats as st
 
-    db = _database()
-    today = get_settings().clock().astimezone(st.PARIS).date()
+    db = open_database()
+    today = get_settings().clock().astimezone(st.LOCAL_TZ).date()
     end = _day(to, "--to") or today
     with db.session() as s:
         start = _day(from_, "--from") or st.first_call_day(s) or end
@@ -74,28 +79,6 @@ def stats(
     typer.echo("\n".join(lines))
 
 
-def seed(
-    calls: int = typer.Option(..., "--calls", min=0, help="nombre d'appels synthétiques à créer"),
-    days: int = typer.Option(
-        365, "--days", min=1, help="répartis sur ce nombre de jours jusqu'à aujourd'hui"
-    ),
-    seed_: int = typer.Option(1, "--seed", help="graine du générateur (même graine, même historique)"),
-) -> None:
-    """Fill the database with realistic synthetic calls (marked synthetic) for demos and benchmarks."""
-    from callbot.config import get_settings
-    from callbot.store.seed import seed as run_seed
-
-    db = _database()
-    now = get_settings().clock()
-    end = now if isinstance(now, datetime) else datetime.now() + timedelta(0)
-    result = run_seed(db.engine, calls, days=days, seed=seed_, end=end)
-    typer.echo(
-        f"{result.calls} appels synthétiques, {result.turns} tours de parole, "
-        f"{result.callbacks} rappels créés en {result.seconds:.1f} s "
-        f"(résumés quotidiens du tableau de bord : {result.rollup_seconds:.1f} s)."
-    )
-
 
 def register(app: typer.Typer) -> None:
     app.command("stats")(stats)
-    app.command("seed")(seed)

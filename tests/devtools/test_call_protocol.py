@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from callbot.telephony.simulate import (
+from callbot.devtools.simulator.call import (
     Dtmf,
     Hangup,
     SimulationError,
@@ -19,7 +19,7 @@ from callbot.telephony.simulate import (
     Wav,
     place_call,
 )
-from tests.simulate.conftest import SILENCE, Peer, bot_media, mark, run, speech
+from tests.devtools.conftest import SILENCE, Peer, bot_media, mark, run, speech
 
 
 async def greet_then_answer_then_transfer(ws, peer: Peer) -> None:  # noqa: ANN001
@@ -226,7 +226,7 @@ def test_rewrite_host_reaches_a_server_announced_under_a_public_name(peer: Peer)
 
 
 def test_unreachable_server() -> None:
-    from tests.simulate.conftest import free_port
+    from tests.devtools.conftest import free_port
 
     with pytest.raises(SimulationError, match="injoignable"):
         run(place_call(f"http://127.0.0.1:{free_port()}", [Wait(0.1)]))

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 import yaml
 
-from callbot.telephony.simulate_steps import DTMF_DIGITS, Dtmf, Hangup, Say, Step, Wait, WaitForBot, Wav
+from callbot.devtools.simulator.steps import DTMF_DIGITS, Dtmf, Hangup, Say, Step, Wait, WaitForBot, Wav
 
 if TYPE_CHECKING:
-    from callbot.telephony.simulate import CallSummary
+    from callbot.devtools.simulator.call import CallSummary
 
 STEP_OPTIONS = ("--say", "--wav", "--dtmf", "--wait", "--hangup")
 # Between two keys of one --dtmf sequence, like a person pressing them.
@@ -225,7 +225,7 @@ def simulate(
         typer.echo(f"Erreur : {e}", err=True)
         raise typer.Exit(2) from None
     steps = with_bot_waits(steps, bot_timeout)
-    from callbot.telephony.simulate import SimulationError, place_call
+    from callbot.devtools.simulator.call import SimulationError, place_call
 
     try:
         summary = asyncio.run(place_call(

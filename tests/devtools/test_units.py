@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from callbot.telephony.simulate_audio import FRAME_BYTES, frames_of, pcm16_from_ulaw, wav_to_ulaw
-from callbot.telephony.simulate_playout import Playout
-from callbot.telephony.simulate_protocol import StreamEncoder
-from callbot.telephony.simulate_twiml import (
+from callbot.devtools.simulator.audio import FRAME_BYTES, frames_of, ulaw_to_pcm16, wav_to_ulaw
+from callbot.devtools.simulator.playout import Playout
+from callbot.devtools.simulator.protocol import StreamEncoder
+from callbot.devtools.simulator.twiml import (
     StreamInstruction,
     TwimlError,
     parse_final_verb,
     parse_webhook_answer,
     rewrite_host,
 )
-from tests.simulate.conftest import write_tone
+from tests.devtools.conftest import write_tone
 
 
 def test_connect_stream_twiml_is_read_like_twilio() -> None:
@@ -104,7 +104,7 @@ def test_any_wav_becomes_8khz_mulaw_frames(tmp_path: Path) -> None:
     assert len(ulaw) == pytest.approx(4000, abs=2)
     frames = frames_of(ulaw)
     assert len(frames) == 25 and all(len(f) == FRAME_BYTES for f in frames)
-    pcm = pcm16_from_ulaw(ulaw)
+    pcm = ulaw_to_pcm16(ulaw)
     peak = max(abs(int.from_bytes(pcm[i:i + 2], "little", signed=True)) for i in range(0, len(pcm), 2))
     assert 10000 < peak < 14000  # the 12000-amplitude sine survived resampling and downmix
     assert frames_of(b"\x00" * 170)[1] == b"\x00" * 10 + b"\xff" * 150  # last frame padded with silence
@@ -115,8 +115,8 @@ def test_any_wav_becomes_8khz_mulaw_frames(tmp_path: Path) -> None:
 
 
 def test_say_is_spoken_with_the_project_piper_voice() -> None:
+    from callbot.devtools.simulator.call import Say, prepare_steps
     from callbot.speech.piper_tts import PiperVoiceEngine
-    from callbot.telephony.simulate import Say, prepare_steps
     from tests.conftest import joe_voice
 
     voice = PiperVoiceEngine.load(joe_voice(), "fr")

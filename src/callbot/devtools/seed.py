@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select, text
 
+from callbot.analytics.figures import LOCAL_TZ
 from callbot.store.models import Call, Callback, Turn
-from callbot.store.stats import PARIS
 
 # topic → (weight, service, [(intent, [caller wordings])])
 TOPICS: dict[str, tuple[float, str, list[tuple[str, list[str]]]]] = {
@@ -262,7 +262,7 @@ class SeedResult:
 
 def _slots(rng: random.Random, days: int, end: datetime, n: int) -> list[datetime]:
     """n call start times (UTC) over the `days` Paris days ending with `end`'s day."""
-    last = end.astimezone(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = end.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     starts, weights = [], []
     for d in range(days):
         day = last - timedelta(days=days - 1 - d)
@@ -483,10 +483,10 @@ def seed(
             conn.execute(text("ANALYZE"))
     seconds = _time.perf_counter() - t0
     # The inserts marked the seeded days stale (triggers): summarise them now, not on the first page.
-    from callbot.store import rollups
+    from callbot.analytics import rollups
 
     t1 = _time.perf_counter()
-    rollups.refresh(engine, end.astimezone(PARIS).date())
+    rollups.refresh(engine, end.astimezone(LOCAL_TZ).date())
     return SeedResult(
         counts["calls"], counts["turns"], counts["callbacks"], seconds, _time.perf_counter() - t1
     )

@@ -21,7 +21,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from callbot.telephony.simulate_audio import (
+from callbot.devtools.simulator.audio import (
     FRAME_MS,
     RATE,
     SILENCE_FRAME,
@@ -33,9 +33,9 @@ from callbot.telephony.simulate_audio import (
     wav_to_ulaw,
     write_wav,
 )
-from callbot.telephony.simulate_playout import Playout
-from callbot.telephony.simulate_protocol import StreamEncoder, Violation, new_sid, read_server_frame
-from callbot.telephony.simulate_steps import (
+from callbot.devtools.simulator.playout import Playout
+from callbot.devtools.simulator.protocol import StreamEncoder, Violation, new_sid, read_server_frame
+from callbot.devtools.simulator.steps import (
     CALLER_TURN_KINDS,
     DTMF_DIGITS,
     Dtmf,
@@ -48,7 +48,7 @@ from callbot.telephony.simulate_steps import (
     Wav,
     step_kind,
 )
-from callbot.telephony.simulate_twiml import (
+from callbot.devtools.simulator.twiml import (
     FinalVerb,
     StreamInstruction,
     TwimlError,

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from callbot.cli import app
-from callbot.telephony.simulate_cli import StepSyntaxError, steps_from_args, steps_from_script, with_bot_waits
-from callbot.telephony.simulate_steps import Dtmf, Hangup, Say, Wait, WaitForBot, Wav
-from tests.simulate.conftest import Peer, bot_media, free_port, mark, speech
+from callbot.devtools.simulator.cli import StepSyntaxError, steps_from_args, steps_from_script, with_bot_waits
+from callbot.devtools.simulator.steps import Dtmf, Hangup, Say, Wait, WaitForBot, Wav
+from tests.devtools.conftest import Peer, bot_media, free_port, mark, speech
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callbot.telephony.simulate_audio import RATE
+from callbot.devtools.simulator.audio import RATE
 
 
 @dataclass

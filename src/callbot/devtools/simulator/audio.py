@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-import warnings
 import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soxr
 
-with warnings.catch_warnings():
-    # Deprecated from 3.11 (pipecat imports it too); `audioop-lts` takes over on 3.13.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
+from callbot.speech.audio import (
+    FRAME_BYTES,
+    FRAME_MS,
+    SILENCE_BYTE,
+    SILENCE_FRAME,
+    pcm16_to_ulaw,
+    resample_pcm16,
+    to_width16,
+    ulaw_to_pcm16,
+)
+from callbot.speech.audio import PHONE_RATE as RATE
 
-RATE = 8000
-FRAME_MS = 20
-FRAME_BYTES = RATE * FRAME_MS // 1000  # 160 bytes of mu-law = 20 ms
-SILENCE_BYTE = b"\xff"  # mu-law code of zero amplitude
-SILENCE_FRAME = SILENCE_BYTE * FRAME_BYTES
+__all__ = ["FRAME_BYTES", "FRAME_MS", "RATE", "SILENCE_BYTE", "SILENCE_FRAME", "AudioError", "frames_of",
+           "load_caller_voice", "silence_frames", "speak_as_caller", "wav_to_ulaw", "write_wav"]
 
 
 class AudioError(ValueError):
     """A caller audio source cannot be used (missing file, unsupported WAV, no voice)."""
-
-
-def ulaw_from_pcm16(pcm: bytes) -> bytes:
-    return audioop.lin2ulaw(pcm, 2)
-
-
-def pcm16_from_ulaw(ulaw: bytes) -> bytes:
-    return audioop.ulaw2lin(ulaw, 2)
-
-
-def resample_pcm16(pcm: bytes, rate_in: int, rate_out: int) -> bytes:
-    if rate_in == rate_out or not pcm:
-        return pcm
-    samples = np.frombuffer(pcm, dtype=np.int16)
-    out = soxr.resample(samples, rate_in, rate_out, quality="HQ")
-    return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
 
 
 def frames_of(ulaw: bytes) -> list[bytes]:
@@ -65,13 +51,11 @@ def wav_to_ulaw(path: Path) -> bytes:
             raw = w.readframes(w.getnframes())
     except (wave.Error, EOFError) as e:
         raise AudioError(f"{path} : WAV PCM illisible ({e})") from None
-    if width == 1:  # 8-bit WAV is unsigned
-        raw = audioop.bias(raw, 1, -128)
-    pcm = audioop.lin2lin(raw, width, 2) if width != 2 else raw
+    pcm = to_width16(raw, width)
     if channels > 1:
         samples = np.frombuffer(pcm, dtype=np.int16).reshape(-1, channels)
         pcm = samples.mean(axis=1).astype(np.int16).tobytes()
-    return ulaw_from_pcm16(resample_pcm16(pcm, rate, RATE))
+    return pcm16_to_ulaw(resample_pcm16(pcm, rate, RATE))
 
 
 def write_wav(path: Path, ulaw: bytes) -> None:
@@ -82,7 +66,7 @@ def write_wav(path: Path, ulaw: bytes) -> None:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(pcm16_from_ulaw(ulaw))
+        w.writeframes(ulaw_to_pcm16(ulaw))
 
 
 def load_caller_voice(voice_path: Path | None = None, language: str | None = None) -> Any:  # noqa: ANN401
