@@ -135,8 +135,9 @@ def _decode(payload: str | bytes) -> dict[str, Any] | None:
 class _ListeningBus(EventBus):
     """Common reconnect loop for transports that listen on a channel in a background task."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str) -> None:
         super().__init__()
+        self.address = address  # libpq conninfo or redis:// URL
         self._listener: asyncio.Task | None = None
         self.connected = asyncio.Event()
 
@@ -216,16 +217,16 @@ def postgres_conninfo(url: str) -> str:
 class PostgresBus(_ListeningBus):
     name = "postgres"
 
+    _sender = None
+
     def __init__(self, conninfo: str) -> None:
-        super().__init__()
-        self.conninfo = conninfo
-        self._sender = None
+        super().__init__(conninfo)
         self._send_lock = asyncio.Lock()
 
     async def _listen(self) -> AsyncIterator[str | None]:
         import psycopg
 
-        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        conn = await psycopg.AsyncConnection.connect(self.address, autocommit=True)
         try:
             await conn.execute(f"LISTEN {CHANNEL}")
             yield None
@@ -240,7 +241,7 @@ class PostgresBus(_ListeningBus):
 
         async with self._send_lock:
             if self._sender is None or self._sender.closed:
-                self._sender = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                self._sender = await psycopg.AsyncConnection.connect(self.address, autocommit=True)
             await self._sender.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
     async def _reset_sender(self) -> None:
@@ -253,22 +254,19 @@ class PostgresBus(_ListeningBus):
 class RedisBus(_ListeningBus):
     name = "redis"
 
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self.url = url
-        self._client = None
+    _client = None
 
     def _redis(self):  # noqa: ANN202
         if self._client is None:
             import redis.asyncio as redis
 
-            self._client = redis.from_url(self.url)
+            self._client = redis.from_url(self.address)
         return self._client
 
     async def _listen(self) -> AsyncIterator[bytes | None]:
         import redis.asyncio as redis
 
-        client = redis.from_url(self.url)
+        client = redis.from_url(self.address)
         pubsub = client.pubsub()
         try:
             await pubsub.subscribe(CHANNEL)

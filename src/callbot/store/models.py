@@ -136,31 +136,33 @@ class DailyRollup(Base):
     format: Mapped[int | None] = mapped_column(Integer)  # of the summaries: another one is rebuilt
 
 
-class DailySlice(Base):
+class _DayKey:
+    """One local calendar day of the commune and filter key: service and topic NULL = all calls; one of
+    them set = that service or topic; both = that pair."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    service: Mapped[str | None] = mapped_column(String(60))
+    topic: Mapped[str | None] = mapped_column(String(40))
+
+
+class DailySlice(_DayKey, Base):
     """Figures of one day for one filter key (0005_rollup_slices): service and topic NULL = all
     calls; one of them set = that service or topic; both = that pair. JSON: rollups.DaySummary."""
 
     __tablename__ = "daily_slices"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, index=True)
-    service: Mapped[str | None] = mapped_column(String(60))
-    topic: Mapped[str | None] = mapped_column(String(40))
     figures: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_daily_slices_key", "service", "topic", "day"),)
 
 
-class DailyUtterance(Base):
+class DailyUtterance(_DayKey, Base):
     """Unrecognised caller wordings of one day and filter key (as DailySlice), grouped by
     lower(trim(text)) (0004_daily_rollups, 0005_rollup_slices)."""
 
     __tablename__ = "daily_utterances"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, index=True)
-    service: Mapped[str | None] = mapped_column(String(60))
-    topic: Mapped[str | None] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
