@@ -10,7 +10,8 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Distribution, Figures
+from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Figures
+from callbot.analytics.histograms import Distribution
 
 
 @dataclass(frozen=True)
