@@ -124,14 +124,7 @@ class DayRow:
 @dataclass
 class TimeSeries:
     days: list[DayRow]
-    heatmap: list[list[int]]  # [weekday 0=Monday][hour 0..23], Paris time
-
-    @property
-    def busiest_hour(self) -> tuple[int, int, int] | None:
-        best = max(
-            ((n, d, h) for d, row in enumerate(self.heatmap) for h, n in enumerate(row)), default=(0, 0, 0)
-        )
-        return (best[1], best[2], best[0]) if best[0] else None
+    heatmap: list[list[int]]  # [weekday 0=Monday][hour 0..23], local time
 
 
 @dataclass
