@@ -30,7 +30,6 @@ def _is(outcome: str):  # noqa: ANN202
     return func.sum(case((Call.outcome == outcome, 1), else_=0))
 
 
-
 def callbacks_requested(s: Session, period: Period) -> int:
     lo, hi = period.bounds()
     q = select(func.count()).select_from(Callback).where(Callback.created_at >= lo, Callback.created_at < hi)
@@ -39,7 +38,6 @@ def callbacks_requested(s: Session, period: Period) -> int:
     if period.services:
         q = q.join(Call, Call.id == Callback.call_id).where(Call.service.in_(period.services))
     return int(s.scalar(q) or 0)
-
 
 
 def breakdown(s: Session, period: Period) -> Breakdown:
@@ -86,7 +84,6 @@ def ranked_topics_and_intents(
     return ranked_t[:topic_limit], ranked_i[:intent_limit]
 
 
-
 def time_series(s: Session, period: Period) -> TimeSeries:
     """Calls per local day and per hour of the week: SQL groups by UTC hour, Python re-labels the
     (at most 24 per day) buckets in local time, which is exact across daylight-saving changes."""
@@ -113,7 +110,6 @@ def time_series(s: Session, period: Period) -> TimeSeries:
     return TimeSeries(days=list(days.values()), heatmap=heat)
 
 
-
 def _histogram_distribution(s: Session, value, width: float, where: list, join=None) -> Distribution:  # noqa: ANN001
     bucket = floor_div(s, value, width).label("b")
     q = select(bucket, func.count(), func.sum(value)).where(*where, value.is_not(None), value >= 0)
@@ -121,7 +117,6 @@ def _histogram_distribution(s: Session, value, width: float, where: list, join=N
         q = q.select_from(join)
     rows = sorted((int(b), int(n), float(total or 0)) for b, n, total in s.execute(q.group_by(bucket)))
     return distribution(rows)
-
 
 
 def call_durations(s: Session, period: Period) -> Distribution:
@@ -155,7 +150,6 @@ def response_latency(s: Session, period: Period) -> Distribution:
     return _histogram_distribution(s, Turn.response_ms, LATENCY_BUCKET_MS, where, join=join)
 
 
-
 def unrecognised_live(
     s: Session, period: Period, *, threshold: float = 75.0, limit: int = UNRECOGNISED_LIMIT
 ) -> list[UtteranceGroup]:
@@ -179,7 +173,6 @@ def unrecognised_live(
     if needs_call:
         q = q.select_from(Turn.__table__.join(Call.__table__, Call.id == Turn.call_id))
     return group_utterances(s.execute(q), threshold)
-
 
 
 def compute_live(s: Session, period: Period) -> Figures:

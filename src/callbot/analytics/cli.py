@@ -81,6 +81,5 @@ def stats(
     typer.echo("\n".join(lines))
 
 
-
 def register(app: typer.Typer) -> None:
     app.command("stats")(stats)
