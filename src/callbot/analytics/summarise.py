@@ -225,7 +225,7 @@ def summarise(
 
 
 def _micros_array(values: list) -> tuple[np.ndarray, np.ndarray]:
-    """`_epoch` values → (µs since the epoch, 0 where missing; present)."""
+    """`epoch` values → (µs since the epoch, 0 where missing; present)."""
     present = np.fromiter((v is not None for v in values), bool, len(values))
     if any(isinstance(v, str) for v in values):
         us = np.array([v or "NaT" for v in values], "datetime64[us]").astype(np.int64)
