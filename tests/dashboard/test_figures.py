@@ -8,8 +8,10 @@ import pytest
 from tests.dashboard.conftest import utc
 
 from callbot.analytics import figures as st
+from callbot.analytics.exports import yaml_snippet
+from callbot.analytics.periods import Period
 
-PERIOD = st.Period(date(2026, 11, 2), date(2026, 11, 8))
+PERIOD = Period(date(2026, 11, 2), date(2026, 11, 8))
 
 
 @pytest.fixture()
@@ -67,7 +69,7 @@ def test_unrecognised_grouped_by_similarity_with_reasons(figures: st.Figures) ->
     assert {v for v, _ in first.variants} == {"euh c'est pour le truc", "euh c'est pour le truc là"}
     assert first.actions == ["fallback"] and len(first.reasons) == 2
     assert groups[1].text == "horaires mairie" and groups[1].actions == ["confirm"]
-    snippet = st.yaml_snippet(groups[:1], "identite.perte")
+    snippet = yaml_snippet(groups[:1], "identite.perte")
     import yaml
 
     assert yaml.safe_load(snippet) == {
@@ -88,8 +90,8 @@ def test_durations_latency_satisfaction(figures: st.Figures) -> None:
 
 def test_service_and_topic_filters(known_db) -> None:  # noqa: ANN001
     with known_db.session() as s:
-        civil = st.compute(s, st.Period(PERIOD.start, PERIOD.end, services=("État civil",)))
-        accueil_topic = st.compute(s, st.Period(PERIOD.start, PERIOD.end, topics=("parler_agent",)))
+        civil = st.compute(s, Period(PERIOD.start, PERIOD.end, services=("État civil",)))
+        accueil_topic = st.compute(s, Period(PERIOD.start, PERIOD.end, topics=("parler_agent",)))
         assert st.services(s) == ["Accueil", "Urbanisme", "État civil"]
     assert civil.totals.calls == 2 and civil.totals.callbacks == 0
     assert [g.count for g in civil.unrecognised] == [2]
@@ -99,6 +101,6 @@ def test_service_and_topic_filters(known_db) -> None:  # noqa: ANN001
 
 def test_empty_period_has_no_figures_but_no_error(known_db) -> None:  # noqa: ANN001
     with known_db.session() as s:
-        f = st.compute(s, st.Period(date(2020, 1, 1), date(2020, 1, 31)))
+        f = st.compute(s, Period(date(2020, 1, 1), date(2020, 1, 31)))
     assert f.totals.calls == 0 and f.totals.containment is None and f.peak == (0, None)
     assert f.latency.p50 is None and f.unrecognised == [] and len(f.series.days) == 31

@@ -33,6 +33,8 @@ def test_manager_sees_the_figures_in_french(app_client) -> None:  # noqa: ANN001
     assert kpi("resolution") == "33.3 %"
     assert (kpi("transferts"), kpi("rappels"), kpi("abandons"), kpi("pic")) == ("2", "1", "2", "3")
     assert html.count("<svg") >= 4 and "Incompréhensions répétées" in html
+    for heading in ("Issue des appels et transferts", "Sujets et intentions", "Durées et satisfaction"):
+        assert f">{heading}</h2>" in html
     assert "euh c&#39;est pour le truc" in html
     assert "+33612345678" not in html  # the callback's number never reaches the dashboard
 

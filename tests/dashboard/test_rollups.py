@@ -8,22 +8,25 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select, text, update
 from tests.dashboard.conftest import insert_known_history, utc
+from tests.dashboard.oracle import compute_live
 
 from callbot.analytics import figures as st
+from callbot.analytics.exports import as_json
+from callbot.analytics.periods import Period
 from callbot.devtools.seed import seed
 from callbot.store.db import Database, alembic_config
 from callbot.store.models import Call, Callback, DailyRollup, DailySlice, Turn
 from callbot.store.retention import purge_older_than
 
-PERIOD = st.Period(date(2026, 11, 2), date(2026, 11, 8))
+PERIOD = Period(date(2026, 11, 2), date(2026, 11, 8))
 TODAY = date(2026, 11, 9)
 
 
-def both(db, period: st.Period = PERIOD, today: date = TODAY) -> tuple[dict, dict]:  # noqa: ANN001
+def both(db, period: Period = PERIOD, today: date = TODAY) -> tuple[dict, dict]:  # noqa: ANN001
     with db.session() as s:
-        rolled = st.as_json(st.compute(s, period, today))
+        rolled = as_json(st.compute(s, period, today))
     with db.session() as s:
-        live = st.as_json(st.compute_live(s, period))
+        live = as_json(compute_live(s, period))
     return rolled, live
 
 
@@ -119,7 +122,7 @@ def test_today_is_live_and_calls_across_midnight_carry_over(known_db) -> None:  
     # With "today" inside the period (its days from 6 November on are summarised live).
     assert both(known_db, today=date(2026, 11, 6))[0] == live
     # A period starting on the day after: the carried calls are not part of it.
-    later = st.Period(date(2026, 11, 5), date(2026, 11, 8))
+    later = Period(date(2026, 11, 5), date(2026, 11, 8))
     rolled, live = both(known_db, later)
     assert rolled == live and rolled["peak_simultaneous"] == 2
 
@@ -142,7 +145,7 @@ FILTERED = [
 
 @pytest.mark.parametrize(("services", "topics", "expected"), FILTERED)
 def test_filtered_views_through_rollups_equal_live(known_db, services, topics, expected) -> None:  # noqa: ANN001
-    period = st.Period(PERIOD.start, PERIOD.end, services, topics)
+    period = Period(PERIOD.start, PERIOD.end, services, topics)
     rolled, live = both(known_db, period)
     assert rolled == live
     top = rolled["top_topics"][0]["previous"] if rolled["top_topics"] else None
@@ -154,7 +157,7 @@ def test_filtered_views_through_rollups_equal_live(known_db, services, topics, e
 
 
 def test_filtered_peak_at_and_stored_keys(known_db) -> None:  # noqa: ANN001
-    rolled, _ = both(known_db, st.Period(PERIOD.start, PERIOD.end, ("Accueil",)))
+    rolled, _ = both(known_db, Period(PERIOD.start, PERIOD.end, ("Accueil",)))
     # CA9 (00:30 Paris on the 2nd) and CA2 (09:02) never overlap: the earliest instant of 1 call.
     assert rolled["peak_at"] == "2026-11-01T23:30:00+00:00"
     with known_db.session() as s:
@@ -194,7 +197,7 @@ def test_new_service_of_a_call_marks_the_days_of_its_turns_and_callbacks(known_d
         s.add(call)
         s.flush()
         s.add(Callback(call_id=call.id, created_at=start + timedelta(minutes=15), number="+33600000000"))
-    period = st.Period(PERIOD.start, PERIOD.end, ("Urbanisme",))
+    period = Period(PERIOD.start, PERIOD.end, ("Urbanisme",))
     both(known_db, period)
     # The call is routed to Urbanisme afterwards (the 4th is already summarised).
     with known_db.session() as s:
@@ -220,7 +223,7 @@ def test_later_end_of_a_call_across_midnight_marks_the_next_day(known_db) -> Non
     with known_db.session() as s:
         s.add(Call(call_sid="Y", started_at=y, ended_at=y + timedelta(minutes=15), outcome="resolved"))
         s.add(Call(call_sid="Z", started_at=z, ended_at=z + timedelta(minutes=10), outcome="resolved"))
-    period = st.Period(date(2026, 11, 4), PERIOD.end)
+    period = Period(date(2026, 11, 4), PERIOD.end)
     rolled, live = both(known_db, period)
     assert rolled == live and rolled["peak_simultaneous"] == 1
     # Y's end is corrected to 00:25: it overlaps Z on the 5th, a day already summarised.
@@ -249,7 +252,7 @@ def test_seeded_history_month_and_year_equal_live(backend: str, tmp_path, reques
     ]
     for services, topics in filters:
         for start in (date(2026, 10, 25), date(2025, 11, 24)):
-            rolled, live = both(db, st.Period(start, today, services, topics), today)
+            rolled, live = both(db, Period(start, today, services, topics), today)
             assert rolled["calls"] > 0 and rolled["unrecognised"]
             assert rolled == live
     db.engine.dispose()
@@ -282,7 +285,7 @@ def test_upgrade_from_0004_rebuilds_the_summaries(backend: str, tmp_path, reques
         )
         c.execute(text("INSERT INTO daily_utterances (day, text, count) VALUES ('2026-11-02', 'x', 9)"))
     db.migrate()
-    rolled, live = both(db, st.Period(PERIOD.start, PERIOD.end, ("État civil",)))
+    rolled, live = both(db, Period(PERIOD.start, PERIOD.end, ("État civil",)))
     assert rolled == live and rolled["calls"] == 2 and fresh_days(db) == 10  # from 30 Oct on
     # And back: 0004's tables and triggers, then 0005 again.
     command.downgrade(alembic_config(url), "0004_daily_rollups")

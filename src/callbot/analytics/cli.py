@@ -35,7 +35,7 @@ def open_database() -> Database:
 
 def stats(
     from_: str | None = typer.Option(
-        None, "--from", help="premier jour (AAAA-MM-JJ, heure de Paris); défaut : le premier appel enregistré"
+        None, "--from", help="premier jour (AAAA-MM-JJ, heure locale); défaut : le premier appel enregistré"
     ),
     to: str | None = typer.Option(
         None, "--to", help="dernier jour inclus (AAAA-MM-JJ); défaut : aujourd'hui"
@@ -45,20 +45,22 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="sortie JSON"),
 ) -> None:
     """Statistics of the calls for a period, the same figures as the managers' dashboard."""
-    from callbot.analytics import figures as st
+    from callbot.analytics.exports import as_json as figures_json
+    from callbot.analytics.figures import REASON_LABELS, compute, first_call_day
+    from callbot.analytics.periods import Period, local_day
     from callbot.config import get_settings
 
     db = open_database()
-    today = get_settings().clock().astimezone(st.LOCAL_TZ).date()
+    today = local_day(get_settings().clock())
     end = _day(to, "--to") or today
     with db.session() as s:
-        start = _day(from_, "--from") or st.first_call_day(s) or end
+        start = _day(from_, "--from") or first_call_day(s) or end
         try:
-            period = st.Period(start, end, tuple(service), tuple(topic))
+            period = Period(start, end, tuple(service), tuple(topic))
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--from/--to") from None
-        figures = st.compute(s, period, today)
-    data = st.as_json(figures)
+        figures = compute(s, period, today)
+    data = figures_json(figures)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -68,7 +70,7 @@ def stats(
         f"Appels : {data['calls']}",
         f"Résolus par le bot : {data['resolved_by_bot']} ({pct})",
         f"Transférés : {data['transferred']}",
-        *(f"  - {st.REASON_LABELS.get(k, k)} : {v}" for k, v in data["transfers_by_reason"].items()),
+        *(f"  - {REASON_LABELS.get(k, k)} : {v}" for k, v in data["transfers_by_reason"].items()),
         f"Rappels demandés : {data['callbacks']}",
         f"Abandonnés : {data['abandoned']} (avant réponse {data['abandoned_before_answer']}, "
         f"en file d'attente {data['abandoned_in_queue']})",
@@ -77,7 +79,6 @@ def stats(
         *(f"  - {t['topic']} : {t['calls']}" for t in data["top_topics"][:10]),
     ]
     typer.echo("\n".join(lines))
-
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select, text
 
-from callbot.analytics.figures import LOCAL_TZ
+from callbot.analytics.periods import LOCAL_TZ
 from callbot.store.models import Call, Callback, Turn
 
 # topic → (weight, service, [(intent, [caller wordings])])

@@ -148,7 +148,7 @@ class _DayKey:
 
 class DailySlice(_DayKey, Base):
     """Figures of one day for one filter key (0005_rollup_slices): service and topic NULL = all
-    calls; one of them set = that service or topic; both = that pair. JSON: rollups.DaySummary."""
+    calls; one of them set = that service or topic; both = that pair. JSON: analytics/day_summary.py."""
 
     __tablename__ = "daily_slices"
 

@@ -14,6 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from callbot.analytics import figures as st
+from callbot.analytics.exports import yaml_snippet
+from callbot.analytics.periods import Period, local_day
+from callbot.analytics.utterances import unrecognised
 from callbot.vocabulary import topic_ids
 from callbot.web import dashboard_charts as charts
 from callbot.web.auth import require_role
@@ -30,13 +33,13 @@ MAX_DAYS = 3 * 366
 class Query:
     """What the manager asked for, from the query string; `error` explains what was ignored."""
 
-    period: st.Period
+    period: Period
     sort: dict[str, tuple[str, bool]]
     error: str | None = None
 
 
 def _today(request: Request) -> date:
-    return request.app.state.settings.clock().astimezone(st.LOCAL_TZ).date()
+    return local_day(request.app.state.settings.clock())
 
 
 def parse_query(request: Request) -> Query:
@@ -61,10 +64,10 @@ def parse_query(request: Request) -> Query:
         key = qp.get(f"tri_{name}")
         if key:
             sort[name] = (key, qp.get(f"ordre_{name}", "desc") != "asc")
-    return Query(st.Period(start, end, services, topics), sort, error)
+    return Query(Period(start, end, services, topics), sort, error)
 
 
-def _filters_query(period: st.Period) -> list[tuple[str, str]]:
+def _filters_query(period: Period) -> list[tuple[str, str]]:
     params = [("du", period.start.isoformat()), ("au", period.end.isoformat())]
     params += [("service", s) for s in period.services] + [("sujet", t) for t in period.topics]
     return params
@@ -84,7 +87,7 @@ def _sort_link(q: Query, table: str, key: str) -> tuple[str, str | None]:
     return f"/dashboard?{urlencode(params)}#t-{table}", aria
 
 
-def _figures(request: Request, period: st.Period) -> st.Figures:
+def _figures(request: Request, period: Period) -> st.Figures:
     with request.app.state.db.session() as s:
         return st.compute(s, period, _today(request))
 
@@ -127,10 +130,10 @@ def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
     return templates.TemplateResponse(request, "dashboard.html", ctx, status_code=400 if q.error else 200)
 
 
-def _presets(today: date, period: st.Period) -> list[tuple[str, str]]:
+def _presets(today: date, period: Period) -> list[tuple[str, str]]:
     out = []
     for label, days in (("7 derniers jours", 7), ("30 derniers jours", 30), ("12 derniers mois", 365)):
-        p = st.Period(today - timedelta(days=days - 1), today, period.services, period.topics)
+        p = Period(today - timedelta(days=days - 1), today, period.services, period.topics)
         out.append((label, "/dashboard?" + urlencode(_filters_query(p))))
     return out
 
@@ -160,12 +163,12 @@ def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN00
     and `intention` the intent they go under."""
     q = parse_query(request)
     with request.app.state.db.session() as s:
-        groups = st.unrecognised(s, q.period, today=_today(request))
+        groups = unrecognised(s, q.period, today=_today(request))
     picked = {int(v) for v in request.query_params.getlist("groupe") if v.isdigit()}
     if picked:
         groups = [g for i, g in enumerate(groups, 1) if i in picked]
     intent = (request.query_params.get("intention") or "").strip() or None
-    body = st.yaml_snippet(groups, intent)
+    body = yaml_snippet(groups, intent)
     return Response(
         body,
         media_type="application/yaml; charset=utf-8",

@@ -76,7 +76,7 @@ def calls_per_day(days: list[DayRow], width: int = 960, height: int = 240) -> Ma
 
 
 def heatmap(grid: list[list[int]], width: int = 960, height: int = 230) -> Markup:
-    """Calls per hour of the week (Paris time), darker = more calls."""
+    """Calls per hour of the week (local time), darker = more calls."""
     left, top = 80, 22
     cell_w, cell_h = (width - left - 8) / 24, (height - top - 4) / 7
     peak = max((n for row in grid for n in row), default=0) or 1
@@ -104,7 +104,7 @@ def heatmap(grid: list[list[int]], width: int = 960, height: int = 230) -> Marku
         width,
         height,
         "Appels par heure de la semaine",
-        f"Carte de chaleur heure de Paris ; maximum {peak if any(map(any, grid)) else 0} appels "
+        f"Carte de chaleur, heure locale ; maximum {peak if any(map(any, grid)) else 0} appels "
         "sur un créneau d'une heure.",
         body,
     )

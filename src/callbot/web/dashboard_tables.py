@@ -1,6 +1,8 @@
 """The dashboard's tables: one definition serves the HTML table, its sort links and its CSV export.
 
-No table carries a phone number: figures are aggregates, utterances are what callers said.
+Each table is declared on the function that builds its rows from the figures (`@table`), in the
+order the page shows them. No table carries a phone number: figures are aggregates, utterances are
+what callers said.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Distribution, Figures
+from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Figures
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,27 @@ class Table:
         return out.getvalue()
 
 
+def number(key: str, label: str) -> Column:
+    """A numeric column (right-aligned, sorted as a number)."""
+    return Column(key, label, numeric=True)
+
+
+TABLES: dict[str, Table] = {}
+Rows = Callable[[Figures], list[tuple]]
+
+
+def table(
+    name: str, title: str, *columns: Column, sort: str | None = None, desc: bool = True
+) -> Callable[[Rows], Rows]:
+    """Declare the table whose rows the decorated function builds (registered in TABLES)."""
+
+    def register(rows: Rows) -> Rows:
+        TABLES[name] = Table(name, title, columns, rows, sort, desc)
+        return rows
+
+    return register
+
+
 def _pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
@@ -65,6 +88,16 @@ def _trend(x: float | None) -> float | None:
     return None if x is None else round(100 * x, 1)
 
 
+def _rounded(x: float | None, nd: int = 1) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+@table(
+    "jours", "Appels par jour",
+    Column("jour", "Jour"), number("appels", "Appels"), number("resolus", "Résolus par le bot"),
+    number("transferes", "Transférés"), number("abandonnes", "Abandonnés"), number("taux", "Résolution (%)"),
+    sort="jour", desc=False,
+)  # fmt: skip
 def _days(f: Figures) -> list[tuple]:
     return [
         (r.day.isoformat(), r.calls, r.resolved, r.transferred, r.abandoned, _pct(r.resolved, r.calls))
@@ -72,28 +105,54 @@ def _days(f: Figures) -> list[tuple]:
     ]
 
 
+@table("heures", "Appels par heure de la semaine", Column("jour", "Jour"), number("heure", "Heure"),
+       number("appels", "Appels"))  # fmt: skip
 def _hours(f: Figures) -> list[tuple]:
     return [(WEEKDAYS[d], h, n) for d, row in enumerate(f.series.heatmap) for h, n in enumerate(row)]
 
 
+@table("issues", "Issue des appels", Column("code", "Code"), Column("issue", "Issue"),
+       number("appels", "Appels"), number("part", "Part (%)"), sort="appels")  # fmt: skip
 def _outcomes(f: Figures) -> list[tuple]:
     t = f.totals.calls
     return [(o, OUTCOME_LABELS.get(o, o), n, _pct(n, t)) for o, n in f.outcomes]
 
 
+@table("transferts", "Transferts par motif", Column("code", "Code"), Column("motif", "Motif"),
+       number("appels", "Transferts"), number("part", "Part (%)"), sort="appels")  # fmt: skip
 def _transfers(f: Figures) -> list[tuple]:
     total = sum(n for _, n in f.transfers)
     return [(r, REASON_LABELS.get(r, r), n, _pct(n, total)) for r, n in f.transfers]
 
 
+@table(
+    "sujets", "Sujets les plus demandés",
+    Column("sujet", "Sujet"), number("appels", "Appels"), number("precedent", "Période précédente"),
+    number("tendance", "Tendance (%)"),
+    sort="appels",
+)  # fmt: skip
 def _topics(f: Figures) -> list[tuple]:
     return [(r.key, r.count, r.previous, _trend(r.trend)) for r in f.topics]
 
 
+@table(
+    "intentions", "Intentions les plus reconnues",
+    Column("intention", "Intention"), Column("sujet", "Sujet"), number("appels", "Appels"),
+    number("precedent", "Période précédente"), number("tendance", "Tendance (%)"),
+    sort="appels",
+)  # fmt: skip
 def _intents(f: Figures) -> list[tuple]:
     return [(r.key, r.topic, r.count, r.previous, _trend(r.trend)) for r in f.intents]
 
 
+@table(
+    "incompris", "Phrases non reconnues ou peu sûres",
+    Column("phrase", "Phrase"), number("occurrences", "Occurrences"), number("variantes", "Variantes"),
+    Column("exemples", "Formulations"), Column("motif", "Motif du repli"),
+    Column("action", "Réaction du bot"), number("confiance", "Confiance moyenne"),
+    Column("intention", "Intention pressentie"),
+    sort="occurrences",
+)  # fmt: skip
 def _unrecognised(f: Figures) -> list[tuple]:
     return [
         (
@@ -103,146 +162,32 @@ def _unrecognised(f: Figures) -> list[tuple]:
             " | ".join(v for v, _ in g.variants[:8]),
             " ; ".join(g.reasons[:3]),
             ", ".join(g.actions),
-            None if g.confidence is None else round(g.confidence, 2),
+            _rounded(g.confidence, 2),
             g.intent,
         )
         for g in f.unrecognised
     ]
 
 
-def _dist_row(label: str, unit: str, d: Distribution) -> tuple:
-    def r(x: float | None) -> float | None:
-        return None if x is None else round(x, 1)
-
-    return (label, unit, d.count, r(d.mean), r(d.p50), r(d.p95))
-
-
+@table(
+    "durees", "Durées et temps de réponse",
+    Column("mesure", "Mesure"), Column("unite", "Unité"), number("nombre", "Nombre"),
+    number("moyenne", "Moyenne"), number("p50", "Médiane (p50)"), number("p95", "p95"),
+)  # fmt: skip
 def _durations(f: Figures) -> list[tuple]:
+    measures = (
+        ("Durée d'appel", "s", f.durations),
+        ("Attente en file avant prise en charge", "s", f.queue_waits),
+        ("Temps de réponse du bot", "ms", f.latency),
+    )
     return [
-        _dist_row("Durée d'appel", "s", f.durations),
-        _dist_row("Attente en file avant prise en charge", "s", f.queue_waits),
-        _dist_row("Temps de réponse du bot", "ms", f.latency),
+        (label, unit, d.count, _rounded(d.mean), _rounded(d.p50), _rounded(d.p95))
+        for label, unit, d in measures
     ]
 
 
+@table("satisfaction", "Satisfaction en fin d'appel", number("note", "Note (1 à 5)"),
+       number("reponses", "Réponses"), number("part", "Part (%)"), sort="note", desc=False)  # fmt: skip
 def _satisfaction(f: Figures) -> list[tuple]:
     total = f.satisfaction_count
     return [(k, n, _pct(n, total)) for k, n in sorted(f.satisfaction.items())]
-
-
-TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (
-        Table(
-            "jours",
-            "Appels par jour",
-            (
-                Column("jour", "Jour"),
-                Column("appels", "Appels", True),
-                Column("resolus", "Résolus par le bot", True),
-                Column("transferes", "Transférés", True),
-                Column("abandonnes", "Abandonnés", True),
-                Column("taux", "Résolution (%)", True),
-            ),
-            _days,
-            "jour",
-            False,
-        ),
-        Table(
-            "heures",
-            "Appels par heure de la semaine",
-            (Column("jour", "Jour"), Column("heure", "Heure", True), Column("appels", "Appels", True)),
-            _hours,
-        ),
-        Table(
-            "issues",
-            "Issue des appels",
-            (
-                Column("code", "Code"),
-                Column("issue", "Issue"),
-                Column("appels", "Appels", True),
-                Column("part", "Part (%)", True),
-            ),
-            _outcomes,
-            "appels",
-        ),
-        Table(
-            "transferts",
-            "Transferts par motif",
-            (
-                Column("code", "Code"),
-                Column("motif", "Motif"),
-                Column("appels", "Transferts", True),
-                Column("part", "Part (%)", True),
-            ),
-            _transfers,
-            "appels",
-        ),
-        Table(
-            "sujets",
-            "Sujets les plus demandés",
-            (
-                Column("sujet", "Sujet"),
-                Column("appels", "Appels", True),
-                Column("precedent", "Période précédente", True),
-                Column("tendance", "Tendance (%)", True),
-            ),
-            _topics,
-            "appels",
-        ),
-        Table(
-            "intentions",
-            "Intentions les plus reconnues",
-            (
-                Column("intention", "Intention"),
-                Column("sujet", "Sujet"),
-                Column("appels", "Appels", True),
-                Column("precedent", "Période précédente", True),
-                Column("tendance", "Tendance (%)", True),
-            ),
-            _intents,
-            "appels",
-        ),
-        Table(
-            "incompris",
-            "Phrases non reconnues ou peu sûres",
-            (
-                Column("phrase", "Phrase"),
-                Column("occurrences", "Occurrences", True),
-                Column("variantes", "Variantes", True),
-                Column("exemples", "Formulations"),
-                Column("motif", "Motif du repli"),
-                Column("action", "Réaction du bot"),
-                Column("confiance", "Confiance moyenne", True),
-                Column("intention", "Intention pressentie"),
-            ),
-            _unrecognised,
-            "occurrences",
-        ),
-        Table(
-            "durees",
-            "Durées et temps de réponse",
-            (
-                Column("mesure", "Mesure"),
-                Column("unite", "Unité"),
-                Column("nombre", "Nombre", True),
-                Column("moyenne", "Moyenne", True),
-                Column("p50", "Médiane (p50)", True),
-                Column("p95", "p95", True),
-            ),
-            _durations,
-        ),
-        Table(
-            "satisfaction",
-            "Satisfaction en fin d'appel",
-            (
-                Column("note", "Note (1 à 5)", True),
-                Column("reponses", "Réponses", True),
-                Column("part", "Part (%)", True),
-            ),
-            _satisfaction,
-            "note",
-            False,
-        ),
-    )
-}
