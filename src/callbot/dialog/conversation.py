@@ -18,11 +18,11 @@ from typing import Any
 from loguru import logger
 
 from callbot.dialog.answers import split_sentences
-from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.control import NO_REASON, OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.conversation_base import Pending
 from callbot.dialog.ending import Ending, is_score
 from callbot.dialog.handover import MIN_NUMBER_DIGITS, Handover
+from callbot.dialog.normalize import simplify
 from callbot.dialog.repairs import Repairs
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.states import GREETING_NODE, YES_NO_STATES, State

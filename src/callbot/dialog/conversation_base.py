@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from callbot.dialog.basic_matcher import simplify
+from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import IntentDef, NodeSettings, SlotDef
 from callbot.dialog.states import DEFAULT_NODE, State
 from callbot.dialog.types import Prompt, Reply, Understanding

@@ -7,23 +7,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from callbot.dialog.answers import Renderer, is_static, split_sentences
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
+from callbot.dialog.nlu import Nlu
 from callbot.dialog.types import Transfer, Understanding
 
 
-def make_nlu(flows: Flows) -> Any:  # noqa: ANN401
-    """The project's NLU; the basic matcher only while `callbot.dialog.nlu` does not exist."""
-    try:
-        from callbot.dialog.nlu import Nlu
-    except ImportError:
-        from callbot.dialog.basic_matcher import BasicMatcher
-
-        logger.warning("callbot.dialog.nlu is not available: using the basic fuzzy matcher")
-        return BasicMatcher.from_flows(flows)
+def make_nlu(flows: Flows) -> Nlu:
+    """The understanding of these flows (examples, slot types, thresholds)."""
     return Nlu.from_flows(flows)
 
 

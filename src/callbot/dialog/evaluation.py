@@ -20,11 +20,11 @@ from typing import Any
 
 import typer
 
+from callbot.dialog.control import OUT_OF_SCOPE_TOPIC
 from callbot.dialog.noise import asr_noise
 
 # Actions where the bot acts on the intent without asking back.
 ANSWERING = frozenset({"answer", "transfer", "out_of_scope", "emergency", "control", "repeat", "goodbye"})
-OUT_OF_SCOPE_TOPIC = "hors_mairie"
 
 
 @dataclass

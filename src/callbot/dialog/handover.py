@@ -8,9 +8,9 @@ import contextlib
 import re
 from dataclasses import replace
 
-from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.control import ControlIntent
 from callbot.dialog.conversation_base import ConversationBase
+from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.states import State
 from callbot.dialog.types import CallbackRequest, Prompt, Reply, Understanding

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
 from callbot.dialog.nlu_background import BACKGROUND
 from callbot.dialog.nlu_matcher import Matcher
 from callbot.dialog.normalize import normalize
@@ -24,9 +25,9 @@ from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extr
 from callbot.dialog.types import Understanding
 
 # Topics that are not town-hall business intents; the action says what the bot does instead.
-TOPIC_ACTIONS = {"parler_agent": "transfer", "hors_mairie": "out_of_scope", "urgence": "emergency"}
-CONTROL_ACTIONS = {"repeter": "repeat", "au_revoir": "goodbye"}
-YES_NO = ("oui", "non")
+TOPIC_ACTIONS = {ControlIntent.AGENT: "transfer", OUT_OF_SCOPE_TOPIC: "out_of_scope",
+                 ControlIntent.EMERGENCY: "emergency"}
+CONTROL_ACTIONS = {ControlIntent.REPEAT: "repeat", ControlIntent.GOODBYE: "goodbye"}
 # A phone turn is a few sentences; beyond this the rest is noise (and would only cost time).
 MAX_CHARS = 400
 
@@ -185,10 +186,10 @@ class Nlu:
         t = self.thresholds
         n_content = len(feats.words) + len(feats.unknown)
         if expect == "digits" and "digits" in u.slots and not (
-                u.topic in ("urgence", "parler_agent") and u.confidence >= t.answer):
+                u.topic in (ControlIntent.EMERGENCY, ControlIntent.AGENT) and u.confidence >= t.answer):
             u.intent, u.topic, u.action, u.confidence = None, None, "slot", 1.0
             return
-        if u.topic == "urgence" and u.confidence >= t.emergency:
+        if u.topic == ControlIntent.EMERGENCY and u.confidence >= t.emergency:
             u.action = "emergency"
             return
         if n_content and not feats.words:

@@ -10,9 +10,9 @@ import re
 
 from rapidfuzz import fuzz
 
-from callbot.dialog.basic_matcher import simplify
 from callbot.dialog.control import ControlIntent
 from callbot.dialog.conversation_base import ConversationBase
+from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import SlotDef
 from callbot.dialog.states import State
 from callbot.dialog.types import Reply, Understanding

@@ -1,6 +1,6 @@
 """What the dialog engine hands the call pipeline, and what it understood.
 
-This is the seam between `dialog/` (which decides) and `telephony/` + `speech/` (which carry
+This is the seam between `dialog/` (which decides) and `pipeline/` + `speech/` (which carry
 audio). Nothing here knows about pipecat or Twilio.
 """
 
@@ -30,7 +30,7 @@ class Prompt:
 class Transfer:
     kind: Literal["queue", "dial"]
     target: str  # Twilio queue name, or an E.164 service number
-    reason: str  # a callbot.store.models.TransferReason value
+    reason: str  # a callbot.vocabulary.TransferReason value
     service: str | None = None
 
 
@@ -80,7 +80,7 @@ class Reply:
     end: Literal["hangup", "transfer"] | None = None
     transfer: Transfer | None = None
     callback: CallbackRequest | None = None
-    # Final Call.outcome when `end` is set (callbot.store.models.Outcome values).
+    # Final Call.outcome when `end` is set (callbot.vocabulary.Outcome values).
     outcome: str | None = None
     # Seconds of caller silence before `Conversation.silence()` should be called.
     no_input_timeout: float = 7.0
