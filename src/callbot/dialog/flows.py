@@ -91,7 +91,8 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
 
 
 def _field_name(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(racine)"
+    # pydantic marks an error on a mapping's key with a trailing "[key]": the key names it already.
+    return ".".join(str(p) for p in loc if p != "[key]") or "(racine)"
 
 
 def _parse_file(path: Path, rel: str, errors: list[str],

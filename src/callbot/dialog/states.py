@@ -1,7 +1,7 @@
 """Where a conversation stands: its states, and the flow nodes whose settings apply to a prompt.
 
-A node is a key of `settings.nodes` in the flows (barge-in, silence timeout): every state is one,
-plus the greeting and the default that applies to any node left out.
+A node is a key of `settings.nodes` in the flows (barge-in, silence timeout): every state in which
+the bot speaks and listens is one, plus the greeting and the default for any node left out.
 """
 
 from __future__ import annotations
@@ -30,4 +30,4 @@ YES_NO_STATES = frozenset({State.CONFIRM, State.FOLLOW_UP, State.CALLBACK_OFFER}
 
 GREETING_NODE = "greeting"  # the greeting's prompts (the AI disclosure is never interruptible)
 DEFAULT_NODE = "default"  # the settings of any node the flows do not list
-NODES = frozenset({*State, GREETING_NODE, DEFAULT_NODE})
+NODES = frozenset({*State, GREETING_NODE, DEFAULT_NODE} - {State.NEW, State.ENDED})
