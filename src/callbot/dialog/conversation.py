@@ -26,9 +26,14 @@ from callbot.dialog.normalize import simplify
 from callbot.dialog.repairs import Repairs
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.states import GREETING_NODE, YES_NO_STATES, State
-from callbot.dialog.types import Prompt, Reply, Transfer, Understanding
+from callbot.dialog.types import Action, Expect, Prompt, Reply, Transfer, Understanding
 from callbot.vocabulary import Outcome, TransferReason
 
+# Readings the bot acts on as they stand (a "confirm" reading may be the start of a longer sentence).
+ACTED_ON_AT_ONCE = frozenset({Action.ANSWER, Action.CONTROL, Action.GOODBYE, Action.REPEAT, Action.TRANSFER,
+                              Action.EMERGENCY})
+# Readings that took a question back to the caller (or a keypad digit) before the answer they lead to.
+ASKED_BACK = frozenset({Action.CONFIRM, Action.CLARIFY, Action.CONTROL, Action.FALLBACK})
 # Silences after an answer that mean "no other question": then goodbye.
 IDLE_AFTER_ANSWER_LIMIT = 2
 AGENT_KEY = "0"
@@ -43,7 +48,7 @@ class Conversation(Repairs, Handover, Ending):
         intonation often sounds "unfinished"): a confidently understood request that does not
         end on a linking word ends the turn without waiting out the silence. Never while the
         caller dictates a number (pauses between digit groups are normal). Read-only."""
-        if self.last_expect == "digits" or self.state in (State.ENDED, State.CALLBACK_REASON):
+        if self.last_expect == Expect.DIGITS or self.state in (State.ENDED, State.CALLBACK_REASON):
             return False
         words = simplify(text).split()
         if not words or words[-1] in _CONTINUATION_WORDS:
@@ -55,9 +60,9 @@ class Conversation(Repairs, Handover, Ending):
         # answer, yes/no (control), goodbye, repeat, agent (transfer), emergency, or two close readings the
         # bot will ask about (clarify): acted on as they stand. A medium-confidence reading
         # (confirm) may be the start of a longer sentence: wait.
-        if u.action == "clarify":
+        if u.action == Action.CLARIFY:
             return u.intent is not None
-        return (u.action in ("answer", "control", "goodbye", "repeat", "transfer", "emergency")
+        return (u.action in ACTED_ON_AT_ONCE
                 and u.intent is not None
                 and not u.fallback_reason)
 
@@ -73,7 +78,7 @@ class Conversation(Repairs, Handover, Ending):
         prompts = [Prompt(self.engine.greeting_text(now), interruptible=False),
                    Prompt(self._text(p.disclosure), interruptible=False),
                    self._prompt(p.listening, GREETING_NODE)]
-        return self._reply(prompts, "greet", node=GREETING_NODE)
+        return self._reply(prompts, Action.GREET, node=GREETING_NODE)
 
     def hear(self, text: str) -> Reply:
         return self._guarded(self._hear, text)
@@ -83,24 +88,25 @@ class Conversation(Repairs, Handover, Ending):
             return self._after_end()
         if not text or not text.strip():
             # Speech without words (a cough, a noise): ask again, it is not a misunderstanding.
-            u = Understanding(text or "", None, None, 0.0, "repeat", fallback_reason="empty transcript")
-            return self._reply(self._prompts(self.flows.prompts.please_repeat, node=self.state), "repeat", u,
-                               node=self.state, expect=self.last_expect, remember=False)
+            u = Understanding(text or "", None, None, 0.0, Action.REPEAT, fallback_reason="empty transcript")
+            prompts = self._prompts(self.flows.prompts.please_repeat, node=self.state)
+            return self._reply(prompts, Action.REPEAT, u, node=self.state, expect=self.last_expect,
+                               remember=False)
         if self.state in (State.CALLBACK_NUMBER, State.CALLBACK_REASON):
             # Free text here (a number, a reason), but an emergency is still an emergency.
             heard = self.engine.understand(text)
-            if heard.action == "emergency":
+            if heard.action == Action.EMERGENCY:
                 return self._emergency(heard)
             if self.state == State.CALLBACK_NUMBER:
                 return self._callback_number_speech(text)
-            no_reason = heard.intent in NO_REASON and heard.action != "fallback"
+            no_reason = heard.intent in NO_REASON and heard.action != Action.FALLBACK
             return self._callback_finish(None if no_reason else text.strip())
-        expect = "yes_no" if self.state in YES_NO_STATES else "speech"
+        expect = Expect.YES_NO if self.state in YES_NO_STATES else Expect.SPEECH
         try:
             u = self.engine.understand(text, expect=expect)
         except Exception as e:  # a bug in understanding must not drop the call
             logger.exception("understanding failed on {!r}", text)
-            u = Understanding(text, None, None, 0.0, "fallback", fallback_reason=f"nlu error: {e}")
+            u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"nlu error: {e}")
         return self._on_understanding(u)
 
     def dtmf(self, digit: str) -> Reply:
@@ -111,19 +117,19 @@ class Conversation(Repairs, Handover, Ending):
         if self.ended is not None:
             return self._after_end()
         u = Understanding(text=f"#{digit}" if digit != "#" else "#", intent=None, topic=None,
-                          confidence=1.0, action="control", normalized=digit)
+                          confidence=1.0, action=Action.CONTROL, normalized=digit)
         if self.state == State.CALLBACK_NUMBER:
             return self._callback_digit(digit)
         if self.state == State.CALLBACK_REASON and digit in "#*":
             # The "#" of a number already complete: the caller is being asked the reason.
-            return self._reply([], "callback", u, node=State.CALLBACK_REASON, remember=False)
+            return self._reply([], Action.CALLBACK, u, node=State.CALLBACK_REASON, remember=False)
         if self.state == State.SATISFACTION:
             if is_score(digit):
                 return self._satisfaction(int(digit), u)
             return self._goodbye(u)
         if digit == AGENT_KEY:
             u.intent = u.topic = ControlIntent.AGENT.value
-            u.action = "transfer"
+            u.action = Action.TRANSFER
             return self._to_agent(u)
         if self.state in YES_NO_STATES and digit in (YES_KEY, NO_KEY):
             u.intent = (ControlIntent.YES if digit == YES_KEY else ControlIntent.NO).value
@@ -131,9 +137,9 @@ class Conversation(Repairs, Handover, Ending):
         menu = self.flows.settings.menu.get(digit)
         if menu and self.flows.intent(menu):
             intent = self.flows.intent(menu)
-            u.intent, u.topic, u.action = intent.id, intent.topic, "answer"
+            u.intent, u.topic, u.action = intent.id, intent.topic, Action.ANSWER
             return self._deliver(intent, {}, u)
-        u.action, u.fallback_reason = "fallback", f"touche {digit} sans effet ici"
+        u.action, u.fallback_reason = Action.FALLBACK, f"touche {digit} sans effet ici"
         return self._miss(u, no_input=False)
 
     def silence(self) -> Reply:
@@ -142,7 +148,7 @@ class Conversation(Repairs, Handover, Ending):
     def _silence(self) -> Reply:
         if self.ended is not None:
             return self._after_end()
-        u = Understanding(text="", intent=None, topic=None, confidence=0.0, action="fallback",
+        u = Understanding(text="", intent=None, topic=None, confidence=0.0, action=Action.FALLBACK,
                           fallback_reason="no_input")
         if self.state == State.CALLBACK_NUMBER:
             if len(self.digits) >= MIN_NUMBER_DIGITS:
@@ -157,7 +163,7 @@ class Conversation(Repairs, Handover, Ending):
             self.idle_after_answer += 1
             if self.idle_after_answer >= IDLE_AFTER_ANSWER_LIMIT:
                 return self._goodbye(u)
-            return self._reply([self._prompt(self.flows.prompts.anything_else)], "repeat", u)
+            return self._reply([self._prompt(self.flows.prompts.anything_else)], Action.REPEAT, u)
         return self._miss(u, no_input=True)
 
     def _guarded(self, handler: Callable[..., Reply], *args: str) -> Reply:
@@ -167,11 +173,11 @@ class Conversation(Repairs, Handover, Ending):
         except Exception:
             logger.exception("dialog fault in state {} on {!r}", self.state, args)
             u = Understanding(text=str(args[0]) if args else "", intent=None, topic=None, confidence=0.0,
-                              action="fallback", fallback_reason="dialog error")
+                              action=Action.FALLBACK, fallback_reason="dialog error")
             transfer = Transfer(kind="queue", target=self.engine.default_queue(),
                                 reason=TransferReason.BOT_FAULT)
             reply = Reply(prompts=[Prompt(self.flows.prompts.transfer, interruptible=False)],
-                          action="transfer", understanding=u, end="transfer", transfer=transfer,
+                          action=Action.TRANSFER, understanding=u, end="transfer", transfer=transfer,
                           outcome=Outcome.TRANSFERRED)
             self.state, self.ended = State.ENDED, reply
             return reply
@@ -179,7 +185,7 @@ class Conversation(Repairs, Handover, Ending):
     # -- understanding -----------------------------------------------------------------------
     def _on_understanding(self, u: Understanding) -> Reply:
         intent_id = u.intent
-        if u.action == "emergency" or intent_id == ControlIntent.EMERGENCY:
+        if u.action == Action.EMERGENCY or intent_id == ControlIntent.EMERGENCY:
             return self._emergency(u)
         if intent_id == ControlIntent.AGENT:
             return self._to_agent(u)
@@ -203,21 +209,21 @@ class Conversation(Repairs, Handover, Ending):
         self.state = State.MAIN
         if u.intent == ControlIntent.YES and self.answered:
             self.misses = 0
-            return self._reply([self._prompt(p.listening)], "control", u)
+            return self._reply([self._prompt(p.listening)], Action.CONTROL, u)
         if u.intent == ControlIntent.NO and self.answered:
             return self._goodbye(u)
         if u.intent == ControlIntent.THANKS:
             follow = p.anything_else if self.answered else p.listening
-            return self._reply(self._prompts(p.thanks, follow), "control", u)
+            return self._reply(self._prompts(p.thanks, follow), Action.CONTROL, u)
         intent = self.flows.intent(u.intent)
         if intent is None or intent.topic is None:
-            if u.action == "out_of_scope":
+            if u.action == Action.OUT_OF_SCOPE:
                 u.fallback_reason = u.fallback_reason or "hors sujet sans intention connue"
                 return self._miss(u, no_input=False, lead=[p.out_of_scope_generic])
             return self._miss(u, no_input=False)
-        if u.action in ("answer", "out_of_scope", "transfer"):
+        if u.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.TRANSFER):
             return self._deliver(intent, dict(u.slots), u)
-        if u.action == "clarify":
+        if u.action == Action.CLARIFY:
             alts = [self.flows.intent(a.get("intent")) for a in u.alternatives]
             alts = [a for a in alts if a is not None and a.topic is not None]
             alts = list({a.id: a for a in [intent, *alts]}.values())
@@ -225,13 +231,14 @@ class Conversation(Repairs, Handover, Ending):
                 self.candidates = alts[:2]
                 self.clarify_slots = dict(u.slots)  # what the first question said still counts
                 self.state = State.CLARIFY
-                return self._reply([self.clarify_prompt(alts[0], alts[1])], "clarify", u, node=State.CLARIFY)
-        if u.action in ("confirm", "clarify"):  # a clarification with one candidate left: confirm it
+                return self._reply([self.clarify_prompt(alts[0], alts[1])], Action.CLARIFY, u,
+                                   node=State.CLARIFY)
+        if u.action in (Action.CONFIRM, Action.CLARIFY):  # a clarification with one candidate: confirm it
             self.pending = Pending(intent, dict(u.slots), u)
             self.state = State.CONFIRM
             text = p.confirm.replace("{label}", self._label(intent))
-            return self._reply([self._prompt(text, State.CONFIRM)], "confirm", u, node=State.CONFIRM,
-                               expect="yes_no")
+            return self._reply([self._prompt(text, State.CONFIRM)], Action.CONFIRM, u, node=State.CONFIRM,
+                               expect=Expect.YES_NO)
         return self._miss(u, no_input=False)
 
     def _in_slot(self, u: Understanding) -> Reply | None:
@@ -245,7 +252,7 @@ class Conversation(Repairs, Handover, Ending):
             return self._deliver(pending.intent, {**pending.slots, slot.name: value}, u)
         intent = self.flows.intent(u.intent)
         new_question = intent is not None and intent.topic is not None and intent.id != pending.intent.id
-        if new_question and u.action == "answer":
+        if new_question and u.action == Action.ANSWER:
             self.pending = None
             return None  # a new question: answer it instead
         self.misses += 1
@@ -253,7 +260,7 @@ class Conversation(Repairs, Handover, Ending):
             self.pending = None
             u.fallback_reason = u.fallback_reason or f"slot {slot.name} non compris"
             return self._escalate(u, TransferReason.MISUNDERSTANDING)
-        return self._ask_slot_again(u, slot, "slot")
+        return self._ask_slot_again(u, slot, Action.SLOT)
 
     def _in_follow_up(self, u: Understanding) -> Reply | None:
         pending, self.pending = self.pending, None
@@ -268,11 +275,11 @@ class Conversation(Repairs, Handover, Ending):
             if fu.transfer_if_yes:
                 return self._transfer(u, TransferReason.TOPIC, pending.intent, lead)
             self.state = State.MAIN
-            return self._reply(self._prompts(*lead, p.anything_else), "answer", u)
+            return self._reply(self._prompts(*lead, p.anything_else), Action.ANSWER, u)
         if u.intent == ControlIntent.NO:
             self.state = State.MAIN
             lead = [self._text(fu.if_no, pending.intent, pending.slots)] if fu.if_no else []
-            return self._reply(self._prompts(*lead, p.anything_else), "control", u)
+            return self._reply(self._prompts(*lead, p.anything_else), Action.CONTROL, u)
         return None
 
     # -- answers -----------------------------------------------------------------------------
@@ -293,13 +300,13 @@ class Conversation(Repairs, Handover, Ending):
             elif slot.required:
                 self.pending = Pending(intent, slots, u, slot.name)
                 self.state = State.SLOT
-                return self._reply([self._prompt(slot.question, State.SLOT)], "slot", u, node=State.SLOT)
+                return self._reply([self._prompt(slot.question, State.SLOT)], Action.SLOT, u, node=State.SLOT)
         # The turn records what the caller got (a "oui" to a confirmation is that intent).
         u.intent, u.topic = intent.id, intent.topic
-        if u.action not in ("out_of_scope", "transfer"):
-            u.action = "answer" if u.action in ("confirm", "clarify", "control", "fallback") else u.action
+        if u.action not in (Action.OUT_OF_SCOPE, Action.TRANSFER):
+            u.action = Action.ANSWER if u.action in ASKED_BACK else u.action
         if intent.topic == OUT_OF_SCOPE_TOPIC:
-            u.action = "out_of_scope"
+            u.action = Action.OUT_OF_SCOPE
         texts = self._answer_texts(intent, slots)
         self.answered += 1
         if intent.transfer:
@@ -310,7 +317,7 @@ class Conversation(Repairs, Handover, Ending):
             self.pending = Pending(intent, slots, u)
             self.state = State.FOLLOW_UP
             prompts = self._prompts(*texts, self._text(intent.follow_up.question, intent, slots))
-            return self._reply(prompts, u.action, u, node=State.FOLLOW_UP, expect="yes_no")
+            return self._reply(prompts, u.action, u, node=State.FOLLOW_UP, expect=Expect.YES_NO)
         self.state = State.MAIN
         return self._reply(self._prompts(*texts, p.anything_else), u.action, u)
 

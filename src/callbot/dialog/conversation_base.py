@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import IntentDef, NodeSettings, SlotDef
 from callbot.dialog.states import DEFAULT_NODE, State
-from callbot.dialog.types import Prompt, Reply, Understanding
+from callbot.dialog.types import Action, Expect, Prompt, Reply, Understanding
 
 if TYPE_CHECKING:
     from callbot.dialog.engine import DialogEngine
@@ -48,7 +48,7 @@ class ConversationBase:
         self.candidates: list[IntentDef] = []
         self.clarify_slots: dict[str, Any] = {}
         self.last_prompts: list[Prompt] = []
-        self.last_expect = "speech"
+        self.last_expect = Expect.SPEECH
         self.digits = ""
         self.callback_number: str | None = None
         self.callback_topic: str | None = None
@@ -136,7 +136,7 @@ class ConversationBase:
         return reply
 
     def _after_end(self) -> Reply:
-        return Reply(prompts=[], action="control", end=self.ended.end if self.ended else "hangup",
+        return Reply(prompts=[], action=Action.CONTROL, end=self.ended.end if self.ended else "hangup",
                      outcome=self.ended.outcome if self.ended else None)
 
     # -- hooks: steps one layer takes on behalf of another -------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from callbot.dialog.conversation_base import ConversationBase
 from callbot.dialog.handover import digits_from_speech
 from callbot.dialog.states import State
-from callbot.dialog.types import Reply, Understanding
+from callbot.dialog.types import Action, Expect, Reply, Understanding
 from callbot.vocabulary import Outcome
 
 SATISFACTION_SCORES = "12345"
@@ -16,13 +16,13 @@ class Ending(ConversationBase):
         sat = self.flows.satisfaction
         if sat.enabled and self.answered and self.state != State.SATISFACTION:
             self.state = State.SATISFACTION
-            return self._reply([self._prompt(sat.question, State.SATISFACTION)], "goodbye", u,
-                               node=State.SATISFACTION, expect="digits")
+            return self._reply([self._prompt(sat.question, State.SATISFACTION)], Action.GOODBYE, u,
+                               node=State.SATISFACTION, expect=Expect.DIGITS)
         return self._end_goodbye(u, [])
 
     def _end_goodbye(self, u: Understanding, lead: list[str]) -> Reply:
         outcome = Outcome.RESOLVED if self.answered else Outcome.ABANDONED
-        return self._end(u, [*lead, self.flows.prompts.goodbye], outcome, "goodbye")
+        return self._end(u, [*lead, self.flows.prompts.goodbye], outcome, Action.GOODBYE)
 
     def _in_satisfaction(self, u: Understanding) -> Reply | None:
         digits = digits_from_speech(u.text)
@@ -31,7 +31,7 @@ class Ending(ConversationBase):
         return self._end_goodbye(u, [])
 
     def _satisfaction(self, score: int, u: Understanding) -> Reply:
-        reply = self._end(u, [self.flows.satisfaction.thanks], Outcome.RESOLVED, "goodbye")
+        reply = self._end(u, [self.flows.satisfaction.thanks], Outcome.RESOLVED, Action.GOODBYE)
         reply.satisfaction = score
         return reply
 

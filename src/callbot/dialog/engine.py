@@ -11,7 +11,7 @@ from callbot.dialog.answers import Renderer, is_static, split_sentences
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
 from callbot.dialog.nlu import Nlu
-from callbot.dialog.types import Transfer, Understanding
+from callbot.dialog.types import Expect, Transfer, Understanding
 
 
 def make_nlu(flows: Flows) -> Nlu:
@@ -36,7 +36,7 @@ class DialogEngine:
     def now(self) -> datetime:
         return self.hours.local(self.clock())
 
-    def understand(self, text: str, expect: str = "speech") -> Understanding:
+    def understand(self, text: str, expect: str = Expect.SPEECH) -> Understanding:
         """The NLU's reading, with relative dates ("demain") resolved against the dialog's clock."""
         try:
             return self.nlu.understand(text, expect=expect, today=self.now().date())

@@ -13,7 +13,7 @@ from callbot.dialog.conversation_base import ConversationBase
 from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.states import State
-from callbot.dialog.types import CallbackRequest, Prompt, Reply, Understanding
+from callbot.dialog.types import Action, CallbackRequest, Expect, Prompt, Reply, Understanding
 from callbot.vocabulary import Outcome, TransferReason
 
 DIGIT_WORDS = {"zero": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6",
@@ -28,7 +28,7 @@ class Handover(ConversationBase):
         self._summary.append("demande un agent" if self._summary else "Demande à parler à un agent")
         if self._topic is None:
             self._topic = self._intent = ControlIntent.AGENT.value
-        u.action = "transfer"
+        u.action = Action.TRANSFER
         return self._transfer(u, TransferReason.ASKED_AGENT, None, [])
 
     def _transfer(self, u: Understanding, reason: str, intent: IntentDef | None, lead: list[str]) -> Reply:
@@ -37,7 +37,7 @@ class Handover(ConversationBase):
         if self.engine.agents_on_duty(now):
             topic = intent.topic if intent else self._topic
             transfer = self.engine.transfer_target(topic, intent.service if intent else None, reason, now)
-            reply = self._end(u, [*lead, p.transfer], Outcome.TRANSFERRED, "transfer", end="transfer")
+            reply = self._end(u, [*lead, p.transfer], Outcome.TRANSFERRED, Action.TRANSFER, end="transfer")
             reply.transfer = transfer
             return reply
         # Nobody to take the call: offer a callback.
@@ -45,21 +45,21 @@ class Handover(ConversationBase):
         self.state = State.CALLBACK_OFFER
         self.misses = 0
         prompts = self._prompts(*lead, p.nobody_on_duty, p.callback_offer, node=State.CALLBACK_OFFER)
-        return self._reply(prompts, "callback", u, node=State.CALLBACK_OFFER, expect="yes_no")
+        return self._reply(prompts, Action.CALLBACK, u, node=State.CALLBACK_OFFER, expect=Expect.YES_NO)
 
     def _emergency(self, u: Understanding) -> Reply:
         p = self.flows.prompts
-        u.action = "emergency"
+        u.action = Action.EMERGENCY
         self._topic = self._intent = ControlIntent.EMERGENCY.value
         self._summary.append("Urgence signalée" if not self._summary else "urgence signalée")
         emergency = Prompt(self._text(p.emergency), interruptible=False)
         if self.flows.settings.emergency_then == "transfer" and self.engine.agents_on_duty():
             transfer = self.engine.transfer_target(ControlIntent.EMERGENCY, None, TransferReason.EMERGENCY)
-            reply = self._end(u, [], Outcome.TRANSFERRED, "emergency", end="transfer")
+            reply = self._end(u, [], Outcome.TRANSFERRED, Action.EMERGENCY, end="transfer")
             reply.prompts = [emergency, self._prompt(p.transfer)]
             reply.transfer = transfer
             return reply
-        reply = self._end(u, [], Outcome.RESOLVED, "emergency")
+        reply = self._end(u, [], Outcome.RESOLVED, Action.EMERGENCY)
         reply.prompts = [emergency]
         return reply
 
@@ -72,23 +72,24 @@ class Handover(ConversationBase):
             self.misses = 0
             return self._ask_number(u)
         if u.intent == ControlIntent.NO:
-            return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, "goodbye")
+            return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, Action.GOODBYE)
         self.misses += 1
         if self.misses >= self.flows.settings.max_misses:
-            return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, "goodbye")
-        return self._reply([self._prompt(p.callback_offer, State.CALLBACK_OFFER)], "callback", u,
-                           node=State.CALLBACK_OFFER, expect="yes_no")
+            return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, Action.GOODBYE)
+        return self._reply([self._prompt(p.callback_offer, State.CALLBACK_OFFER)], Action.CALLBACK, u,
+                           node=State.CALLBACK_OFFER, expect=Expect.YES_NO)
 
     def _ask_number(self, u: Understanding) -> Reply:
         return self._reply([self._prompt(self.flows.prompts.callback_number, State.CALLBACK_NUMBER)],
-                           "callback", u, node=State.CALLBACK_NUMBER, expect="digits")
+                           Action.CALLBACK, u, node=State.CALLBACK_NUMBER, expect=Expect.DIGITS)
 
     def _number_so_far(self, u: Understanding) -> Reply:
         """Digits heard, more to come: say nothing, keep listening for digits."""
-        return self._reply([], "callback", u, node=State.CALLBACK_NUMBER, expect="digits", remember=False)
+        return self._reply([], Action.CALLBACK, u, node=State.CALLBACK_NUMBER, expect=Expect.DIGITS,
+                           remember=False)
 
     def _callback_digit(self, digit: str) -> Reply:
-        u = Understanding(text=digit, intent=None, topic=None, confidence=1.0, action="callback",
+        u = Understanding(text=digit, intent=None, topic=None, confidence=1.0, action=Action.CALLBACK,
                           normalized=digit)
         if digit == "*":
             self.digits = ""
@@ -100,10 +101,10 @@ class Handover(ConversationBase):
         return self._callback_got_number(self.digits, u)
 
     def _callback_number_speech(self, text: str) -> Reply:
-        u = Understanding(text=text, intent=None, topic=None, confidence=1.0, action="callback")
+        u = Understanding(text=text, intent=None, topic=None, confidence=1.0, action=Action.CALLBACK)
         said = simplify(text)
         if re.search(r"\b(agent|quelqu un|conseiller)\b", said) and not digits_from_speech(text):
-            return self._in_callback_offer(Understanding(text, ControlIntent.NO, None, 1.0, "control"))
+            return self._in_callback_offer(Understanding(text, ControlIntent.NO, None, 1.0, Action.CONTROL))
         digits = self.digits + digits_from_speech(text)
         if (len(digits) >= self.flows.settings.callback_digits
                 or (len(digits) >= MIN_NUMBER_DIGITS and "diese" in said)):
@@ -122,21 +123,21 @@ class Handover(ConversationBase):
         self.callback_number = digits
         self.state = State.CALLBACK_REASON
         return self._reply([self._prompt(self.flows.prompts.callback_reason, State.CALLBACK_REASON)],
-                           "callback", u, node=State.CALLBACK_REASON)
+                           Action.CALLBACK, u, node=State.CALLBACK_REASON)
 
     def _callback_finish(self, reason: str | None) -> Reply:
-        u = Understanding(text=reason or "", intent=None, topic=None, confidence=1.0, action="callback")
+        u = Understanding(text=reason or "", intent=None, topic=None, confidence=1.0, action=Action.CALLBACK)
         number = self.callback_number or ""
         spoken = " ".join(number[i:i + 2] for i in range(0, len(number), 2))
         text = self.flows.prompts.callback_done.replace("{numero}", spoken)
         self._summary.append(f"rappel demandé : {reason}" if reason else "rappel demandé")
-        reply = self._end(u, [text], Outcome.CALLBACK, "callback")
+        reply = self._end(u, [text], Outcome.CALLBACK, Action.CALLBACK)
         reply.prompts = [replace(p, private=True) for p in reply.prompts]  # the number
         topic = self.callback_topic or self._topic
         if topic is None and reason:
             # The reason often names the need ("mon permis de construire"): file it under its topic.
             heard = self.engine.understand(reason)
-            if heard.action in ("answer", "out_of_scope") and heard.topic:
+            if heard.action in (Action.ANSWER, Action.OUT_OF_SCOPE) and heard.topic:
                 topic = heard.topic
         reply.callback = CallbackRequest(number=number, reason=reason, topic=topic)
         return reply

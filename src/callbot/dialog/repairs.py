@@ -15,7 +15,7 @@ from callbot.dialog.conversation_base import ConversationBase
 from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import SlotDef
 from callbot.dialog.states import State
-from callbot.dialog.types import Reply, Understanding
+from callbot.dialog.types import Action, Expect, Reply, Understanding
 from callbot.vocabulary import Outcome, TransferReason
 
 # A clarification answered with words of one label: how sure, and how far ahead of the other.
@@ -32,7 +32,7 @@ class Repairs(ConversationBase):
             return self._deliver(pending.intent, pending.slots, u)
         if u.intent == ControlIntent.NO:
             self.state = State.MAIN
-            return self._reply([self._prompt(self.flows.prompts.confirm_denied)], "control", u)
+            return self._reply([self._prompt(self.flows.prompts.confirm_denied)], Action.CONTROL, u)
         if u.intent == pending.intent.id:
             return self._deliver(pending.intent, {**pending.slots, **u.slots}, u)
         return None
@@ -48,7 +48,7 @@ class Repairs(ConversationBase):
                 return self._deliver(c, dict(u.slots), u)
         if u.intent == ControlIntent.NO:
             self.state = State.MAIN
-            return self._reply([self._prompt(self.flows.prompts.confirm_denied)], "control", u)
+            return self._reply([self._prompt(self.flows.prompts.confirm_denied)], Action.CONTROL, u)
         if len(filling) == 1:
             return self._deliver(filling[0], dict(u.slots), u)
         # "le premier", "la deuxième", or words of one of the two labels.
@@ -64,7 +64,8 @@ class Repairs(ConversationBase):
 
     def _repeat(self, u: Understanding) -> Reply:
         prompts = self.last_prompts or [self._prompt(self.flows.prompts.listening)]
-        return self._reply(prompts, "repeat", u, node=self.state, expect=self.last_expect, remember=False)
+        return self._reply(prompts, Action.REPEAT, u, node=self.state, expect=self.last_expect,
+                           remember=False)
 
     def _miss(self, u: Understanding, *, no_input: bool, lead: list[str] | None = None) -> Reply:
         p = self.flows.prompts
@@ -72,22 +73,22 @@ class Repairs(ConversationBase):
         u.fallback_reason = u.fallback_reason or ("no_input" if no_input else "no_match")
         if self.misses >= self.flows.settings.max_misses:
             if self.state == State.CALLBACK_NUMBER:
-                return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, "goodbye")
+                return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, Action.GOODBYE)
             self.state = State.MAIN
             self._summary.append("non compris après plusieurs essais" if not no_input else "silence prolongé")
             reason = TransferReason.NO_INPUT if no_input else TransferReason.MISUNDERSTANDING
             return self._escalate(u, reason, lead)
         if self.state == State.CALLBACK_NUMBER:
-            return self._reply([self._prompt(p.callback_bad_number, State.CALLBACK_NUMBER)], "fallback", u,
-                               node=State.CALLBACK_NUMBER, expect="digits")
+            prompt = self._prompt(p.callback_bad_number, State.CALLBACK_NUMBER)
+            return self._reply([prompt], Action.FALLBACK, u, node=State.CALLBACK_NUMBER, expect=Expect.DIGITS)
         texts = p.no_input if no_input else p.not_understood
         text = texts[min(self.misses, len(texts)) - 1]
         if self.state in (State.CONFIRM, State.CLARIFY, State.FOLLOW_UP):
             self.state, self.pending, self.candidates = State.MAIN, None, []
         if self.state == State.SLOT and self.pending and self.pending.slot_name:
-            return self._ask_slot_again(u, self.pending.slot(), "fallback")
+            return self._ask_slot_again(u, self.pending.slot(), Action.FALLBACK)
         node = State.SLOT if self.state == State.SLOT else State.MAIN
-        return self._reply(self._prompts(*(lead or []), text, node=node), "fallback", u, node=node)
+        return self._reply(self._prompts(*(lead or []), text, node=node), Action.FALLBACK, u, node=node)
 
     def _ask_slot_again(self, u: Understanding, slot: SlotDef, action: str) -> Reply:
         """« Je n'ai pas compris », then the slot's question again."""
