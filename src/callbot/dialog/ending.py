@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callbot.dialog.conversation_base import ConversationBase
-from callbot.dialog.handover import digits_from_speech
+from callbot.dialog.slots import digits_from_speech
 from callbot.dialog.states import State
 from callbot.dialog.types import Action, Expect, Reply, Understanding
 from callbot.vocabulary import Outcome

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from callbot.dialog.answers import Renderer, is_static, split_sentences
+from callbot.dialog.conversation import Conversation
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
 from callbot.dialog.nlu import Nlu
@@ -43,9 +44,7 @@ class DialogEngine:
         except TypeError:  # an NLU without the `today` argument
             return self.nlu.understand(text, expect=expect)
 
-    def new_conversation(self, caller: str | None = None):  # noqa: ANN201
-        from callbot.dialog.conversation import Conversation
-
+    def new_conversation(self, caller: str | None = None) -> Conversation:
         return Conversation(self, caller=caller)
 
     # -- people ------------------------------------------------------------------------------

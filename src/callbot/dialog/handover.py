@@ -4,7 +4,6 @@ callback request (the offer, the number by voice or keypad, a short reason).
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import replace
 
@@ -12,12 +11,11 @@ from callbot.dialog.control import ControlIntent
 from callbot.dialog.conversation_base import ConversationBase
 from callbot.dialog.normalize import simplify
 from callbot.dialog.schema import IntentDef
+from callbot.dialog.slots import digits_from_speech
 from callbot.dialog.states import State
 from callbot.dialog.types import Action, CallbackRequest, Expect, Prompt, Reply, Understanding
 from callbot.vocabulary import Outcome, TransferReason
 
-DIGIT_WORDS = {"zero": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6",
-               "sept": "7", "huit": "8", "neuf": "9"}
 # A number said with "dièse" at the end is complete from this many digits on.
 MIN_NUMBER_DIGITS = 4
 
@@ -141,18 +139,6 @@ class Handover(ConversationBase):
                 topic = heard.topic
         reply.callback = CallbackRequest(number=number, reason=reason, topic=topic)
         return reply
-
-
-def digits_from_speech(text: str) -> str:
-    """Digits said by a caller: "zéro six 12 34 cinquante-six…" → "06123456…"."""
-    from text_to_num import alpha2digit
-
-    said = simplify(text)
-    with contextlib.suppress(Exception):  # text2num is strict on odd input: keep the words
-        said = alpha2digit(said, "fr")
-    # Lone digit words text2num leaves alone ("zero", "un" before a pause).
-    words = [DIGIT_WORDS.get(w, w) for w in said.split()]
-    return "".join(re.findall(r"\d", " ".join(words)))
 
 
 def valid_number(digits: str, expected: int) -> bool:
