@@ -9,6 +9,7 @@ segment is over when the caller has *heard* it: the telephony side queues a play
 its audio and the echo of that mark comes back (Twilio echoes marks when playout reaches them, or
 at once after a `clear`). Without marks (processor tests) the bot's own stop-speaking signal is
 used. A non-interruptible segment (the AI disclosure of the greeting) closes the barge-in gate.
+Segments and marks: playback.py; the gate: barge_in.py; the per-stage timing: response_clock.py.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ class Recorder(Protocol):
 
 
 class DialogProcessor(FrameProcessor):
+    """Sits between the recogniser and the TTS.
+
+    Args:
+        conversation: one call's dialog (`callbot.dialog.conversation.Conversation`).
+        recorder: where turns, latencies and events are written.
+        on_end: awaited once the last reply has been heard, before the call ends.
+        gate: shared with the turn-start strategy (barge-in allowed or not).
+        marks: the wire protocol's playback marks; None falls back on the bot's stop signal.
+        on_expect: told what the next caller turn should be (the recogniser narrows its grammar).
+        turn_end: what ended the caller's turn and when (the turn strategy's record).
+        vad_stop_secs: the VAD's stop delay, taken off the measured response time.
+        no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
+        mark_grace_secs: how long to wait for a mark's echo once the audio has left.
+    """
+
     def __init__(
         self,
         conversation: Conversation,
