@@ -14,8 +14,8 @@ from rapidfuzz import fuzz, process
 from text_to_num import alpha2digit
 
 from callbot.dialog.normalize import normalize, simplify
+from callbot.dialog.schema import WEEKDAYS
 
-WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
           "octobre", "novembre", "decembre"]
 RELATIVE_DAYS = {"aujourdhui": 0, "ce soir": 0, "ce matin": 0, "apres demain": 2, "demain": 1}
