@@ -138,3 +138,12 @@ def test_missing_directory_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["flows", "check", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "introuvable" in result.output
+
+
+def test_misspelt_dialog_node_is_reported(tmp_path):
+    flows = _broken_copy(tmp_path, "commune.yaml", "    callback_number: {", "    callback_numbr: {")
+    with pytest.raises(FlowError) as err:
+        load_flows(flows)
+    line = _line_of(flows / "commune.yaml", "callback_numbr")
+    assert any(e.startswith(f"commune.yaml:{line}: settings.nodes.callback_numbr:")
+               and "nœud inconnu 'callback_numbr'" in e for e in err.value.errors), err.value.errors

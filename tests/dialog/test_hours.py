@@ -82,3 +82,15 @@ def test_agents_on_duty_follows_the_main_desk(engine_at):
     assert not engine.agents_on_duty(at("2026-11-24T12:15"))
     assert not engine.agents_on_duty(at("2026-07-14T10:00"))
     assert engine.agents_on_duty(at("2026-11-28T09:30"))  # Saturday morning
+
+
+@pytest.mark.parametrize(("when", "asked", "expected"), [
+    # Tomorrow is Bastille Day, the 24th is a closure of the flows, Sunday has no hours.
+    ("2026-07-13T10:00", "est-ce que la mairie est ouverte demain",
+     "La mairie sera fermée demain, jour férié (Fête nationale)"),
+    ("2026-12-23T10:00", "est-ce que la mairie est ouverte demain",
+     "La mairie sera fermée demain : fermeture de fin d'année"),
+    ("2026-11-21T10:00", "est-ce que la mairie est ouverte demain", "La mairie est fermée le dimanche"),
+])
+def test_asked_day_without_hours_says_why(engine_at, when, asked, expected):
+    assert expected in answer(engine_at, when, asked)

@@ -22,7 +22,8 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from callbot.dialog.engine import DialogEngine
-from callbot.pipeline.dialog_processor import DialogProcessor, PlaybackMarks, segments
+from callbot.pipeline.dialog_processor import DialogProcessor
+from callbot.pipeline.playback import PlaybackMarks, segments
 from callbot.store.calls import CallRecorder
 from callbot.store.db import Database
 from callbot.store.models import Call

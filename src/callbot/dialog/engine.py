@@ -7,23 +7,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from callbot.dialog.answers import Renderer, is_static, split_sentences
+from callbot.dialog.conversation import Conversation
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.hours import Hours
-from callbot.dialog.types import Transfer, Understanding
+from callbot.dialog.nlu import Nlu
+from callbot.dialog.types import Expect, Transfer, Understanding
 
 
-def make_nlu(flows: Flows) -> Any:  # noqa: ANN401
-    """The project's NLU; the basic matcher only while `callbot.dialog.nlu` does not exist."""
-    try:
-        from callbot.dialog.nlu import Nlu
-    except ImportError:
-        from callbot.dialog.basic_matcher import BasicMatcher
-
-        logger.warning("callbot.dialog.nlu is not available: using the basic fuzzy matcher")
-        return BasicMatcher.from_flows(flows)
+def make_nlu(flows: Flows) -> Nlu:
+    """The understanding of these flows (examples, slot types, thresholds)."""
     return Nlu.from_flows(flows)
 
 
@@ -44,16 +37,14 @@ class DialogEngine:
     def now(self) -> datetime:
         return self.hours.local(self.clock())
 
-    def understand(self, text: str, expect: str = "speech") -> Understanding:
+    def understand(self, text: str, expect: str = Expect.SPEECH) -> Understanding:
         """The NLU's reading, with relative dates ("demain") resolved against the dialog's clock."""
         try:
             return self.nlu.understand(text, expect=expect, today=self.now().date())
         except TypeError:  # an NLU without the `today` argument
             return self.nlu.understand(text, expect=expect)
 
-    def new_conversation(self, caller: str | None = None):  # noqa: ANN201
-        from callbot.dialog.conversation import Conversation
-
+    def new_conversation(self, caller: str | None = None) -> Conversation:
         return Conversation(self, caller=caller)
 
     # -- people ------------------------------------------------------------------------------

@@ -20,11 +20,13 @@ from typing import Any
 
 import typer
 
+from callbot.dialog.control import OUT_OF_SCOPE_TOPIC
 from callbot.dialog.noise import asr_noise
+from callbot.dialog.types import Action
 
 # Actions where the bot acts on the intent without asking back.
-ANSWERING = frozenset({"answer", "transfer", "out_of_scope", "emergency", "control", "repeat", "goodbye"})
-OUT_OF_SCOPE_TOPIC = "hors_mairie"
+ANSWERING = frozenset({Action.ANSWER, Action.TRANSFER, Action.OUT_OF_SCOPE, Action.EMERGENCY, Action.CONTROL,
+                       Action.REPEAT, Action.GOODBYE})
 
 
 @dataclass

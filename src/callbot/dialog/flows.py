@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from callbot.dialog.control import ControlIntent
 from callbot.dialog.schema import (
     Commune,
     FlowFile,
@@ -26,8 +27,8 @@ from callbot.dialog.schema import (
 )
 from callbot.vocabulary import TOPICS_FILE, TopicsError, topic_ids
 
-# The NLU engineer's understanding of control intents relies on these ids.
-REQUIRED_CONTROL = ["oui", "non", "repeter", "au_revoir", "merci", "parler_agent", "urgence"]
+# The dialog acts on these intents itself: every flow set defines them.
+REQUIRED_CONTROL = [c.value for c in ControlIntent]
 _VAR = re.compile(r"\{([a-z_]+)(?:\.([a-z_$]+))?\}")
 # Filled in by the dialog itself: the intent label, the two intents to choose from, the number.
 PROMPT_PLACEHOLDERS = frozenset({"label", "a", "b", "numero"})
@@ -90,7 +91,8 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
 
 
 def _field_name(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(racine)"
+    # pydantic marks an error on a mapping's key with a trailing "[key]": the key names it already.
+    return ".".join(str(p) for p in loc if p != "[key]") or "(racine)"
 
 
 def _parse_file(path: Path, rel: str, errors: list[str],
@@ -248,7 +250,7 @@ def _cross_check(commune: Commune, settings: Settings, transfers: Transfers, sin
             text = getattr(intent, name)
             if text:
                 _check_text(text, f"{where}.{name}", services, slot_names, errors)
-        business = intent.topic not in (None, "parler_agent", "urgence")
+        business = intent.topic not in (None, ControlIntent.AGENT, ControlIntent.EMERGENCY)
         if business and not intent.answer and not intent.transfer:
             errors.append(f"{where}.answer: une intention métier doit avoir une réponse ou transfer: true")
         if intent.follow_up:

@@ -8,6 +8,7 @@ French public holidays (`holidays.France`). Times are written in words a TTS rea
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from enum import Enum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,25 @@ def spoken_ranges(ranges: list[TimeRange]) -> str:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+class Closed(Enum):
+    HOLIDAY = "holiday"  # a public holiday
+    CLOSURE = "closure"  # an exceptional closure declared in the flows
+    WEEKLY = "weekly"  # no hours on that weekday
+
+
+# Sentences for a day without opening hours ({detail}: the holiday's name, the closure's reason).
+CLOSED_ON_DAY = {
+    Closed.HOLIDAY: "{name} sera {closed} {when}, jour férié ({detail})",
+    Closed.CLOSURE: "{name} sera {closed} {when} : {detail}",
+    Closed.WEEKLY: "{name} est {closed} le {weekday}",
+}
+CLOSED_TODAY = {  # {again}: ". Elle réouvre demain à 8 heures 30", or nothing
+    Closed.HOLIDAY: "{name} est {closed} ce {weekday} férié ({detail}){again}",
+    Closed.CLOSURE: "{name} est exceptionnellement {closed} aujourd'hui : {detail}{again}",
+    Closed.WEEKLY: "{name} est {closed} le {weekday}{again}",
+}
 
 
 @lru_cache(maxsize=8)
@@ -89,7 +109,29 @@ class Hours:
                     return start
         return None
 
+    def _why_closed(self, service_id: str, d: date) -> tuple[Closed, str] | None:
+        """Why a service does not open at all on a day (with the holiday's name or the closure's
+        reason), or None when it has opening hours that day."""
+        if holiday := self.holiday(d):
+            return Closed.HOLIDAY, holiday
+        if reason := self.closure(service_id, d):
+            return Closed.CLOSURE, reason
+        if not self.ranges(service_id, d):
+            return Closed.WEEKLY, ""
+        return None
+
     # -- spoken sentences ----------------------------------------------------------------------
+    def _closed_sentence(self, service_id: str, d: date, sentences: dict[Closed, str],
+                         **words: str) -> str | None:
+        """The sentence for a day the service does not open, None if it opens."""
+        why = self._why_closed(service_id, d)
+        if why is None:
+            return None
+        kind, detail = why
+        return _cap(sentences[kind].format(
+            name=self._svc(service_id).name, closed=self._adj(service_id, "fermé"),
+            weekday=WEEKDAYS[d.weekday()], detail=detail, **words))
+
     def _svc(self, service_id: str) -> Service:
         return self.commune.services[service_id]
 
@@ -150,16 +192,9 @@ class Hours:
             return self.today(service_id, now)
         svc = self._svc(service_id)
         when = self._when(d, today)
-        closed = self._adj(service_id, "fermé")
-        holiday = self.holiday(d)
-        if holiday:
-            return _cap(f"{svc.name} sera {closed} {when}, jour férié ({holiday})")
-        reason = self.closure(service_id, d)
-        if reason:
-            return _cap(f"{svc.name} sera {closed} {when} : {reason}")
+        if sentence := self._closed_sentence(service_id, d, CLOSED_ON_DAY, when=when):
+            return sentence
         ranges = self.ranges(service_id, d)
-        if not ranges:
-            return _cap(f"{svc.name} est {closed} le {WEEKDAYS[d.weekday()]}")
         return _cap(f"{when}, {svc.name} sera {self._adj(service_id, 'ouvert')} {spoken_ranges(ranges)}")
 
     def today(self, service_id: str, now: datetime) -> str:
@@ -170,18 +205,11 @@ class Hours:
         closed = self._adj(service_id, "fermé")
         opened = self._adj(service_id, "ouvert")
         again = self.reopening(service_id, now)
-        again = f". Elle {again}" if svc.feminine else f". Il {again}"
-        if not self.reopening(service_id, now):
-            again = ""
-        holiday = self.holiday(d)
-        if holiday:
-            return _cap(f"{svc.name} est {closed} ce {WEEKDAYS[d.weekday()]} férié ({holiday}){again}")
-        reason = self.closure(service_id, d)
-        if reason:
-            return _cap(f"{svc.name} est exceptionnellement {closed} aujourd'hui : {reason}{again}")
+        if again:
+            again = f". {'Elle' if svc.feminine else 'Il'} {again}"
+        if sentence := self._closed_sentence(service_id, d, CLOSED_TODAY, again=again):
+            return sentence
         ranges = self.ranges(service_id, d)
-        if not ranges:
-            return _cap(f"{svc.name} est {closed} le {WEEKDAYS[d.weekday()]}{again}")
         for i, r in enumerate(ranges):
             if r.start <= t < r.end:
                 rest = ranges[i + 1:]

@@ -17,16 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
 from callbot.dialog.nlu_background import BACKGROUND
 from callbot.dialog.nlu_matcher import Matcher
 from callbot.dialog.normalize import normalize
 from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extract_time
-from callbot.dialog.types import Understanding
+from callbot.dialog.types import Action, Expect, Understanding
 
 # Topics that are not town-hall business intents; the action says what the bot does instead.
-TOPIC_ACTIONS = {"parler_agent": "transfer", "hors_mairie": "out_of_scope", "urgence": "emergency"}
-CONTROL_ACTIONS = {"repeter": "repeat", "au_revoir": "goodbye"}
-YES_NO = ("oui", "non")
+TOPIC_ACTIONS = {ControlIntent.AGENT: Action.TRANSFER, OUT_OF_SCOPE_TOPIC: Action.OUT_OF_SCOPE,
+                 ControlIntent.EMERGENCY: Action.EMERGENCY}
+CONTROL_ACTIONS = {ControlIntent.REPEAT: Action.REPEAT, ControlIntent.GOODBYE: Action.GOODBYE}
 # A phone turn is a few sentences; beyond this the rest is noise (and would only cost time).
 MAX_CHARS = 400
 
@@ -123,19 +124,20 @@ class Nlu:
         return cls(flows.intents, flows.slot_types, flows.nlu_thresholds)
 
     # -- reading one utterance -------------------------------------------------------------
-    def understand(self, text: str, *, expect: str = "speech", today: date | None = None) -> Understanding:
+    def understand(self, text: str, *, expect: str = Expect.SPEECH,
+                   today: date | None = None) -> Understanding:
         text = text if isinstance(text, str) else str(text)
         norm = normalize(text[:MAX_CHARS])
         if not norm:
-            return Understanding(text, None, None, 0.0, "fallback", norm, fallback_reason="empty")
+            return Understanding(text, None, None, 0.0, Action.FALLBACK, norm, fallback_reason="empty")
         scores, feats = self.matcher.scores(norm)
         # With its own repair: snapped onto the flows' words alone, "la poste" would become "les pots".
         feats.background = float(np.subtract(*self.background.scores(norm)[0][::-1]))
-        if expect == "yes_no":
+        if expect == Expect.YES_NO:
             scores = np.where(self._yes_no, np.minimum(1.0, scores * self.thresholds.yes_no_boost), scores)
         u = self._read(text, norm, scores, feats, expect, today)
-        if expect == "speech" and self._control[int(np.argmax(scores))] and u.action not in (
-                "control", "repeat", "goodbye"):
+        if expect == Expect.SPEECH and self._control[int(np.argmax(scores))] and u.action not in (
+                Action.CONTROL, Action.REPEAT, Action.GOODBYE):
             # An unsure "oui"/"merci" inside a longer request ("c'est où exactement la mairie") is
             # never acted on; the request's own subject is the better reading.
             masked = self._read(text, norm, np.where(self._control, 0.0, scores), feats, expect, today)
@@ -155,7 +157,7 @@ class Nlu:
         alternatives = [{"intent": self.ids[i], "topic": self.topics[self.ids[i]],
                          "confidence": round(c, 4)} for i, c in zip(order[:3], confs, strict=False)]
         intent = self.ids[order[0]]
-        u = Understanding(text, intent, self.topics[intent], confs[0], "answer", norm, alternatives)
+        u = Understanding(text, intent, self.topics[intent], confs[0], Action.ANSWER, norm, alternatives)
         u.slots = self._slots(norm, intent, today or date.today())
         # Topic-level backoff: two intents of one topic competing leave the topic itself sure, so the
         # bot asks which of them instead of giving up (and the topic is still reported).
@@ -184,31 +186,31 @@ class Nlu:
                 expect: str, topic_conf: float = 0.0) -> None:
         t = self.thresholds
         n_content = len(feats.words) + len(feats.unknown)
-        if expect == "digits" and "digits" in u.slots and not (
-                u.topic in ("urgence", "parler_agent") and u.confidence >= t.answer):
-            u.intent, u.topic, u.action, u.confidence = None, None, "slot", 1.0
+        if expect == Expect.DIGITS and "digits" in u.slots and not (
+                u.topic in (ControlIntent.EMERGENCY, ControlIntent.AGENT) and u.confidence >= t.answer):
+            u.intent, u.topic, u.action, u.confidence = None, None, Action.SLOT, 1.0
             return
-        if u.topic == "urgence" and u.confidence >= t.emergency:
-            u.action = "emergency"
+        if u.topic == ControlIntent.EMERGENCY and u.confidence >= t.emergency:
+            u.action = Action.EMERGENCY
             return
         if n_content and not feats.words:
             return self._fallback(u, "no in-domain words")
         if not n_content and raw_top <= 0:
             return self._fallback(u, "no in-domain words")
         top = f"top intent {u.intent}"
-        if feats.background > t.background_margin and expect == "speech":
+        if feats.background > t.background_margin and expect == Expect.SPEECH:
             return self._fallback(u, f"{top}: closer to everyday talk than to the flows "
                                      f"(by {feats.background:.2f} > {t.background_margin:.2f})")
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")
-        yes_no_answer = expect == "yes_no" and u.intent in YES_NO
+        yes_no_answer = expect == Expect.YES_NO and u.intent in YES_NO
         if feats.known_share < t.in_domain_min and feats.known_mass < t.in_domain_mass and not yes_no_answer:
             return self._fallback(u, f"only {feats.known_share:.0%} of the words known < in-domain min "
                                      f"{t.in_domain_min:.0%}")
         alt = u.alternatives[1] if len(u.alternatives) > 1 else None
         if u.confidence < t.confirm and u.topic is not None and topic_conf >= t.confirm and (
                 alt and alt["topic"] == u.topic):
-            u.action = "clarify"
+            u.action = Action.CLARIFY
             u.fallback_reason = (f"{top} {u.confidence:.2f} < confirm threshold {t.confirm:.2f} but topic "
                                  f"{u.topic} {topic_conf:.2f}: ambiguous with {alt['intent']}")
             return
@@ -220,23 +222,23 @@ class Nlu:
         alt = u.alternatives[1] if len(u.alternatives) > 1 else None
         if (alt and alt["confidence"] >= t.confirm and raw_margin < t.clarify_margin
                 and alt["topic"] is not None and u.topic is not None):
-            u.action = "clarify"
+            u.action = Action.CLARIFY
             u.fallback_reason = (f"ambiguous: {u.intent} {u.confidence:.2f} vs "
                                  f"{alt['intent']} {alt['confidence']:.2f}")
             return
         if feats.known_share < t.answer_known_min and u.confidence >= t.answer:
-            u.action = "confirm"
+            u.action = Action.CONFIRM
             u.fallback_reason = (f"{top} {u.confidence:.2f} but only {feats.known_share:.0%} of the words "
                                  f"known < {t.answer_known_min:.0%}")
             return
         if u.confidence < t.answer:
-            u.action = "confirm"
+            u.action = Action.CONFIRM
             u.fallback_reason = f"top intent {u.intent} {u.confidence:.2f} < answer threshold {t.answer:.2f}"
             return
-        u.action = TOPIC_ACTIONS.get(u.topic or "", CONTROL_ACTIONS.get(u.intent or "", "answer"))
-        if u.topic is None and u.action == "answer":
-            u.action = "control"
+        u.action = TOPIC_ACTIONS.get(u.topic or "", CONTROL_ACTIONS.get(u.intent or "", Action.ANSWER))
+        if u.topic is None and u.action == Action.ANSWER:
+            u.action = Action.CONTROL
 
     @staticmethod
     def _fallback(u: Understanding, reason: str) -> None:
-        u.intent, u.topic, u.action, u.fallback_reason = None, None, "fallback", reason
+        u.intent, u.topic, u.action, u.fallback_reason = None, None, Action.FALLBACK, reason

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from callbot.dialog.types import Understanding
+from callbot.dialog.types import Action, Understanding
 
 
 def _load_nlu(flows_dir: Path | None):  # noqa: ANN202 - lazy import keeps `callbot --help` fast
@@ -38,7 +38,7 @@ def _read(nlu, text: str, today: date | None) -> dict:  # noqa: ANN001
     try:
         u = nlu.understand(text, today=today)
     except Exception as e:  # noqa: BLE001 - one bad line must not end the stream
-        u = Understanding(text, None, None, 0.0, "fallback", fallback_reason=f"error: {e}")
+        u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"error: {e}")
     return u.to_json()
 
 

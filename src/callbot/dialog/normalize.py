@@ -59,6 +59,15 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def simplify(text: str) -> str:
+    """Lower case, no accents, words and digits only: how the dialog compares what it heard with
+    fixed words (labels, synonyms, "premier"), with no other rewriting."""
+    text = unicodedata.normalize("NFD", text.lower())
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    text = re.sub(r"[^a-z0-9]+", " ", text.replace("'", " "))
+    return " ".join(text.split())
+
+
 def _numbers(text: str) -> str:
     """Numbers and times in words → digits (« quatorze heures trente » → « 14 heures 30 »)."""
     # text2num works on accented words; "zero" without accent is not a number to it.

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from callbot.dialog.states import NODES
 from callbot.vocabulary import topic_ids
 
 WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -111,6 +112,16 @@ class Commune(Strict):
         return self
 
 
+def _known_node(name: str) -> str:
+    # A misspelt node would silently keep the default barge-in and silence timeout.
+    if name not in NODES:
+        raise ValueError(f"nœud inconnu {name!r} (connus : {', '.join(sorted(NODES))})")
+    return name
+
+
+NodeName = Annotated[str, AfterValidator(_known_node)]
+
+
 class NodeSettings(Strict):
     barge_in: bool = True
     no_input_timeout: float = Field(default=7.0, gt=0, le=60)
@@ -118,7 +129,7 @@ class NodeSettings(Strict):
 
 class Settings(Strict):
     max_misses: int = Field(default=3, ge=1, le=10)
-    nodes: dict[str, NodeSettings] = Field(default_factory=dict)
+    nodes: dict[NodeName, NodeSettings] = Field(default_factory=dict)
     # Keypad menu: digit → intent id (0 is always "agent", # and * are reserved).
     menu: dict[str, str] = Field(default_factory=dict)
     emergency_then: Literal["transfer", "hangup"] = "hangup"

@@ -6,14 +6,16 @@ and returned as ISO strings so they serialise straight into `callbot nlu` JSON.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, timedelta
 
 from rapidfuzz import fuzz, process
+from text_to_num import alpha2digit
 
-from callbot.dialog.normalize import normalize
+from callbot.dialog.normalize import normalize, simplify
+from callbot.dialog.schema import WEEKDAYS
 
-WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
           "octobre", "novembre", "decembre"]
 RELATIVE_DAYS = {"aujourdhui": 0, "ce soir": 0, "ce matin": 0, "apres demain": 2, "demain": 1}
@@ -23,6 +25,8 @@ _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")( prochain| d apres| qui 
 _TIME = re.compile(r"\b(\d{1,2}) ?(?:h|heures?)(?: ?(\d{1,2}|et quart|et demie?|moins le quart))?\b")
 _NAMED_TIMES = {"midi": (12, 0), "minuit": (0, 0)}
 _DIGITS = re.compile(r"\d+")
+DIGIT_WORDS = {"zero": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6",
+               "sept": "7", "huit": "8", "neuf": "9"}
 
 
 def extract_date(text: str, today: date) -> str | None:
@@ -86,6 +90,19 @@ def extract_digits(text: str) -> str | None:
     """All digits said, in order (« zéro six douze … » normalises to "06 12 …" → "0612…")."""
     found = "".join(_DIGITS.findall(normalize(text)))
     return found or None
+
+
+def digits_from_speech(text: str) -> str:
+    """Digits a caller dictates: "zéro six 12 34 cinquante-six…" → "06123456…".
+
+    Unlike `extract_digits`, the words are only simplified (no politeness or ASR-confusion
+    rewriting) and lone digit words count, as a number is dictated group by group."""
+    said = simplify(text)
+    with contextlib.suppress(Exception):  # text2num is strict on odd input: keep the words
+        said = alpha2digit(said, "fr")
+    # Lone digit words text2num leaves alone ("zero", "un" before a pause).
+    words = [DIGIT_WORDS.get(w, w) for w in said.split()]
+    return "".join(re.findall(r"\d", " ".join(words)))
 
 
 class SlotMatcher:

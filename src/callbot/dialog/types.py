@@ -1,18 +1,40 @@
 """What the dialog engine hands the call pipeline, and what it understood.
 
-This is the seam between `dialog/` (which decides) and `telephony/` + `speech/` (which carry
+This is the seam between `dialog/` (which decides) and `pipeline/` + `speech/` (which carry
 audio). Nothing here knows about pipecat or Twilio.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
-Action = Literal[
-    "answer", "confirm", "clarify", "transfer", "out_of_scope", "emergency", "fallback",
-    "repeat", "goodbye", "greet", "slot", "callback", "control",
-]
+
+class Action(StrEnum):
+    """What the bot does with a turn (stored as ``turns.action``; the dashboard counts them)."""
+
+    ANSWER = "answer"  # an answer from the flows
+    CONFIRM = "confirm"  # asks "vous voulez parler de … ?"
+    CLARIFY = "clarify"  # asks which of two close intents
+    TRANSFER = "transfer"  # hands the call to people
+    OUT_OF_SCOPE = "out_of_scope"  # not the town hall's business: says where to go
+    EMERGENCY = "emergency"  # gives the emergency numbers
+    FALLBACK = "fallback"  # not understood, or nothing heard
+    REPEAT = "repeat"  # says its last prompts again
+    GOODBYE = "goodbye"
+    GREET = "greet"
+    SLOT = "slot"  # asks for a detail the answer needs
+    CALLBACK = "callback"  # a step of a callback request
+    CONTROL = "control"  # yes, no, thanks, a keypad digit: acted on without an answer
+
+
+class Expect(StrEnum):
+    """What the next caller turn is expected to be (the recogniser's grammar follows it)."""
+
+    SPEECH = "speech"
+    YES_NO = "yes_no"
+    DIGITS = "digits"  # a phone number, by voice or keypad
 
 
 @dataclass(frozen=True)
@@ -30,7 +52,7 @@ class Prompt:
 class Transfer:
     kind: Literal["queue", "dial"]
     target: str  # Twilio queue name, or an E.164 service number
-    reason: str  # a callbot.store.models.TransferReason value
+    reason: str  # a callbot.vocabulary.TransferReason value
     service: str | None = None
 
 
@@ -49,7 +71,7 @@ class Understanding:
     intent: str | None
     topic: str | None
     confidence: float
-    action: str
+    action: Action
     normalized: str = ""
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
@@ -74,17 +96,17 @@ class Reply:
     """What the bot does after an event (call start, utterance, digit, silence)."""
 
     prompts: list[Prompt]
-    action: str = "answer"
+    action: Action = Action.ANSWER
     understanding: Understanding | None = None
     # When set, the call ends once the prompts are spoken.
     end: Literal["hangup", "transfer"] | None = None
     transfer: Transfer | None = None
     callback: CallbackRequest | None = None
-    # Final Call.outcome when `end` is set (callbot.store.models.Outcome values).
+    # Final Call.outcome when `end` is set (callbot.vocabulary.Outcome values).
     outcome: str | None = None
     # Seconds of caller silence before `Conversation.silence()` should be called.
     no_input_timeout: float = 7.0
     # What the next caller turn is expected to be: free speech, yes/no, digits (a phone number).
-    expect: Literal["speech", "yes_no", "digits"] = "speech"
+    expect: Expect = Expect.SPEECH
     # End-of-call satisfaction note (1 to 5) when the flows ask for one.
     satisfaction: int | None = None

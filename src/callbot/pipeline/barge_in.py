@@ -1,12 +1,28 @@
-"""Barge-in policy: caller speech interrupts the bot unless the current prompt forbids it."""
+"""Barge-in policy: caller speech interrupts the bot unless the current prompt forbids it.
+
+The dialog processor opens and closes the gate (segment by segment); the turn-start strategy
+reads it when the VAD hears the caller.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pipecat.frames.frames import Frame, VADUserStartedSpeakingFrame
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
 
-from callbot.pipeline.dialog_processor import BargeInGate
+
+@dataclass
+class BargeInGate:
+    """Shared with the turn-start strategy: may caller speech interrupt the bot right now?"""
+
+    allow: bool = True  # False while a non-interruptible prompt plays
+    bot_speaking: bool = False  # nothing to interrupt (and no `clear` to send) while silent
+
+    @property
+    def interrupts(self) -> bool:
+        return self.allow and self.bot_speaking
 
 
 class GatedVADTurnStart(VADUserTurnStartStrategy):

@@ -1,42 +1,60 @@
-"""One phone call: the pipecat pipeline between Twilio's socket and the dialog.
+"""One phone call: the pipecat pipeline between the telephony socket and the dialog.
 
 transport in → VAD → caller-turn detection → Vosk STT → dialog → Piper TTS → transport out
+
+The telephony side (telephony/routes.py) accepts the socket, checks the call, and hands over the
+wire protocol (a frame serializer and its playback marks); nothing here knows Twilio's messages.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, WebSocket
+from typing import TYPE_CHECKING
+
+from fastapi import WebSocket
 from loguru import logger
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
 from callbot.dialog.types import Reply
-from callbot.pipeline.barge_in import GatedVADTurnStart
-from callbot.pipeline.dialog_processor import BargeInGate, DialogProcessor, PlaybackMarks
+from callbot.pipeline.barge_in import BargeInGate, GatedVADTurnStart
+from callbot.pipeline.dialog_processor import DialogProcessor
+from callbot.pipeline.playback import PlaybackMarks
 from callbot.store.calls import CallRecorder
-from callbot.telephony.serializer import TolerantTwilioSerializer
 from callbot.vocabulary import Outcome
+
+if TYPE_CHECKING:
+    from callbot.runtime import Runtime
+    from callbot.store.bus import EventBus
 
 SAMPLE_RATE = 8000  # Twilio Media Streams: 8 kHz mu-law both ways
 TTS_SILENCE_LIMIT_SECS = 20.0
 
 
-async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: str,
-                   caller: str | None, called: str | None) -> None:
+async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer: FrameSerializer,
+                   marks: PlaybackMarks, call_sid: str, stream_sid: str, caller: str | None,
+                   called: str | None) -> None:
+    """Run one call to its end (the caller hangs up, or the dialog ends or transfers it).
+
+    Args:
+        ws: the accepted media socket.
+        runtime: the process's loaded engines (dialog, recogniser model, voice, prompt cache).
+        bus: where call events go (started, ended, callback created) for the consoles.
+        serializer: the wire protocol's frame serializer (Twilio Media Streams).
+        marks: how that protocol tags audio so the dialog knows what the caller has heard.
+        call_sid, stream_sid, caller, called: the call as the telephony provider names it.
+    """
     from callbot.speech.piper_tts import PiperTTSService
     from callbot.speech.turns import WordsHint, build_hearing
     from callbot.speech.vosk_stt import VoskSTTService
 
-    runtime = app.state.runtime
     settings = runtime.settings
-    bus = app.state.bus
     recorder = CallRecorder(runtime.db, call_sid)
     await recorder.open(stream_sid=stream_sid, caller=caller, called=called, secret=runtime.secret)
     conversation = runtime.dialog.new_conversation(caller=caller)
 
-    serializer = TolerantTwilioSerializer(stream_sid, call_sid)
     transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
         serializer=serializer,
@@ -77,7 +95,7 @@ async def run_call(ws: WebSocket, app: FastAPI, *, call_sid: str, stream_sid: st
         await bus.publish("call.ended", {"call_sid": call_sid, "outcome": outcome})
 
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
-                             marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
+                             marks=marks,
                              turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs)
     pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
     worker = PipelineWorker(

@@ -9,6 +9,7 @@ segment is over when the caller has *heard* it: the telephony side queues a play
 its audio and the echo of that mark comes back (Twilio echoes marks when playout reaches them, or
 at once after a `clear`). Without marks (processor tests) the bot's own stop-speaking signal is
 used. A non-interruptible segment (the AI disclosure of the greeting) closes the barge-in gate.
+Segments and marks: playback.py; the gate: barge_in.py; the per-stage timing: response_clock.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from loguru import logger
@@ -40,6 +41,9 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from callbot.dialog.types import Prompt, Reply
+from callbot.pipeline.barge_in import BargeInGate
+from callbot.pipeline.playback import PlaybackMarks, segments
+from callbot.pipeline.response_clock import ResponseClock
 
 
 class Conversation(Protocol):
@@ -49,78 +53,28 @@ class Conversation(Protocol):
     def silence(self) -> Reply: ...
 
 
-@dataclass
-class ResponseClock:
-    """Where the time of one response went, from the caller's last sound to the bot's first audio.
-
-    Filled as the frames pass (monotonic seconds); `breakdown()` is recorded as a
-    `turn.timing` event and logged, so a slow answer says which stage was slow."""
-
-    vad_stop: float | None = None  # the VAD reported silence (`vad_stop_secs` after the last sound)
-    turn_end: float | None = None  # the turn strategy ended the caller's turn
-    ended_by: str | None = None  # what ended it: "model", "words", "silence" (speech/turns.py)
-    transcript: float | None = None  # the final transcript reached the dialog
-    recogniser: dict[str, Any] | None = None  # the transcript's timing fields (speech/vosk_stt.py)
-    say: float | None = None  # the reply was handed to the TTS
-
-    def breakdown(self, started: float, first_audio: float, vad_stop_secs: float) -> dict[str, Any]:
-        def ms(a: float | None, b: float | None) -> float | None:
-            return None if a is None or b is None else round((b - a) * 1000, 1)
-
-        out: dict[str, Any] = {
-            "response_ms": ms(started, first_audio),
-            "vad_ms": round(vad_stop_secs * 1000, 1) if self.vad_stop is not None else None,
-            "turn_end_ms": ms(self.vad_stop, self.turn_end),
-            "ended_by": self.ended_by,
-            "transcript_ms": ms(self.turn_end or self.vad_stop, self.transcript),
-            "dialog_ms": ms(self.transcript or started, self.say),
-            "audio_ms": ms(self.say, first_audio),
-        }
-        for key in ("final_ms", "utterances", "grammar"):
-            if self.recogniser and key in self.recogniser:
-                out[f"recogniser_{key}"] = self.recogniser[key]
-        return out
-
-
 class Recorder(Protocol):
     async def turn(self, speaker: str, text: str, **fields: Any) -> int | None: ...  # noqa: ANN401
     async def set_turn_latency(self, turn_id: int, response_ms: float) -> None: ...
     async def event(self, kind: str, data: dict[str, Any] | None = None) -> None: ...
 
 
-@dataclass
-class BargeInGate:
-    """Shared with the turn-start strategy: may caller speech interrupt the bot right now?"""
-
-    allow: bool = True  # False while a non-interruptible prompt plays
-    bot_speaking: bool = False  # nothing to interrupt (and no `clear` to send) while silent
-
-    @property
-    def interrupts(self) -> bool:
-        return self.allow and self.bot_speaking
-
-
-@dataclass
-class PlaybackMarks:
-    """How the telephony side tags audio: `make(name)` builds the frame queued behind a segment,
-    `echo(frame)` reads the name back from an incoming frame (None if it is not an echo)."""
-
-    make: Callable[[str], Frame]
-    echo: Callable[[Frame], str | None]
-
-
-def segments(prompts: list[Prompt]) -> list[list[Prompt]]:
-    """Group consecutive prompts of the same interruptibility."""
-    out: list[list[Prompt]] = []
-    for p in prompts:
-        if out and out[-1][0].interruptible == p.interruptible:
-            out[-1].append(p)
-        else:
-            out.append([p])
-    return out
-
-
 class DialogProcessor(FrameProcessor):
+    """Sits between the recogniser and the TTS.
+
+    Args:
+        conversation: one call's dialog (`callbot.dialog.conversation.Conversation`).
+        recorder: where turns, latencies and events are written.
+        on_end: awaited once the last reply has been heard, before the call ends.
+        gate: shared with the turn-start strategy (barge-in allowed or not).
+        marks: the wire protocol's playback marks; None falls back on the bot's stop signal.
+        on_expect: told what the next caller turn should be (the recogniser narrows its grammar).
+        turn_end: what ended the caller's turn and when (the turn strategy's record).
+        vad_stop_secs: the VAD's stop delay, taken off the measured response time.
+        no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
+        mark_grace_secs: how long to wait for a mark's echo once the audio has left.
+    """
+
     def __init__(
         self,
         conversation: Conversation,

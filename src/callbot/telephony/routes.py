@@ -123,6 +123,8 @@ async def read_handshake(ws: WebSocket) -> dict:
 @router.websocket("/twilio/media")
 async def media_socket(ws: WebSocket) -> None:
     from callbot.pipeline.call_session import run_call
+    from callbot.pipeline.playback import PlaybackMarks
+    from callbot.telephony.serializer import TolerantTwilioSerializer
 
     await ws.accept()
     runtime = ws.app.state.runtime
@@ -145,5 +147,8 @@ async def media_socket(ws: WebSocket) -> None:
     if not runtime.speech_ready:
         await ws.close(code=1011, reason="speech models not loaded")
         return
-    await run_call(ws, ws.app, call_sid=call_sid, stream_sid=start["streamSid"],
+    serializer = TolerantTwilioSerializer(start["streamSid"], call_sid)
+    await run_call(ws, runtime=runtime, bus=ws.app.state.bus, serializer=serializer,
+                   marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
+                   call_sid=call_sid, stream_sid=start["streamSid"],
                    caller=params.get("caller"), called=params.get("called"))
