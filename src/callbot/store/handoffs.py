@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from callbot.store.db import Database
 from callbot.store.models import Call, CallEvent
+from callbot.store.paging import Page, read_page
 from callbot.vocabulary import Outcome, local_tz, topic_label, topic_labels
 
 LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
@@ -265,8 +266,12 @@ def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
 
 
-def search_calls(db: Database, filters: SearchFilters, limit: int = 50) -> list[HandoffView]:
-    """Calls between two days (Paris time, inclusive) on a topic, most recent first."""
+HISTORY_COUNT_CAP = 10_000  # beyond this the agent narrows by dates: counting a million rows costs
+
+
+def search_calls(db: Database, filters: SearchFilters, *, page: int = 1, size: int = 50,
+                 cap: int | None = HISTORY_COUNT_CAP) -> Page[HandoffView]:
+    """One page of calls between two days (local time, inclusive) on a topic, most recent first."""
     query = select(Call)
     if filters.day_from:
         query = query.where(Call.started_at >= _utc_midnight(filters.day_from))
@@ -276,6 +281,7 @@ def search_calls(db: Database, filters: SearchFilters, limit: int = 50) -> list[
         query = query.where(Call.topic == filters.topic)
     if filters.only_transferred:
         query = query.where(Call.outcome == Outcome.TRANSFERRED)
+    query = query.order_by(Call.started_at.desc(), Call.id.desc())
     with db.session() as s:
-        calls = s.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)).all()
-        return [_view(c, with_turns=False) for c in calls]
+        rows, number, total, more = read_page(s, query, Call.id, page, size, cap)
+        return Page([_view(call, with_turns=False) for (call,) in rows], number, size, total, more)
