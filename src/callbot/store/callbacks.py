@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from callbot.store.db import Database
 from callbot.store.models import Call, Callback
-from callbot.store.paging import Page, read_page
+from callbot.store.paging import Page, in_key_order, read_page
 from callbot.vocabulary import CallbackStatus
 
 STATUS_LABELS = {
@@ -101,29 +101,35 @@ def _view(cb: Callback, call_sid: str | None, summary: str | None) -> CallbackVi
 def list_callbacks(db: Database, filters: CallbackFilters, *, sort: str = DEFAULT_SORT[0],
                    descending: bool = DEFAULT_SORT[1], page: int = 1, size: int = 50) -> Page[CallbackView]:
     """One page of callback requests matching `filters`, sorted by `sort` (a SORT_COLUMNS key)."""
-    query = select(Callback, Call.call_sid, Call.summary).outerjoin(Call, Call.id == Callback.call_id)
+    keys = select(Callback.id)
     if filters.status:
-        query = query.where(Callback.status == filters.status)
+        keys = keys.where(Callback.status == filters.status)
     if filters.unassigned:
-        query = query.where(Callback.assigned_to.is_(None))
+        keys = keys.where(Callback.assigned_to.is_(None))
     elif filters.assigned_to:
-        query = query.where(Callback.assigned_to == filters.assigned_to)
+        keys = keys.where(Callback.assigned_to == filters.assigned_to)
     if filters.number_digits:
-        query = query.where(Callback.number.contains(filters.number_digits, autoescape=True))
+        keys = keys.where(Callback.number.contains(filters.number_digits, autoescape=True))
     column = SORT_COLUMNS.get(sort, SORT_COLUMNS[DEFAULT_SORT[0]])
     if descending:
-        query = query.order_by(column.desc(), Callback.id.desc())
+        keys = keys.order_by(column.desc(), Callback.id.desc())
     else:
-        query = query.order_by(column.asc(), Callback.id.asc())
+        keys = keys.order_by(column.asc(), Callback.id.asc())
     with db.session() as s:
-        rows, number, total, more = read_page(s, query, Callback.id, page, size)
-        return Page([_view(cb, sid, summary) for cb, sid, summary in rows], number, size, total, more)
+        ids, number, total, more = read_page(s, keys, page, size)
+        rows = s.execute(_with_call().where(Callback.id.in_(ids))).all() if ids else []
+        items = [_view(cb, sid, summary) for cb, sid, summary in in_key_order(ids, rows, lambda r: r[0].id)]
+        return Page(items, number, size, total, more)
+
+
+def _with_call() -> Select:
+    """Callbacks with the call they came from (its CallSid links to the transcript)."""
+    return select(Callback, Call.call_sid, Call.summary).outerjoin(Call, Call.id == Callback.call_id)
 
 
 def get_callback(db: Database, callback_id: int) -> CallbackView | None:
     with db.session() as s:
-        query = select(Callback, Call.call_sid, Call.summary).outerjoin(Call, Call.id == Callback.call_id)
-        row = s.execute(query.where(Callback.id == callback_id)).first()
+        row = s.execute(_with_call().where(Callback.id == callback_id)).first()
         return _view(*row) if row is not None else None
 
 

@@ -117,8 +117,11 @@ class Callback(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(80))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    # The agents' callbacks list, one status oldest first (migration 0006_console_indexes).
-    __table_args__ = (Index("ix_callbacks_status_created", "status", "created_at"),)
+    # The agents' callbacks list: one status oldest first, or by number (migration 0006_console_indexes).
+    __table_args__ = (
+        Index("ix_callbacks_status_created", "status", "created_at"),
+        Index("ix_callbacks_number", "number"),
+    )
 
 
 class User(Base):

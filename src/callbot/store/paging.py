@@ -1,11 +1,15 @@
-"""One page of a long list (call history, callbacks): a bounded count, then one LIMIT/OFFSET read.
+"""One page of a long list (call history, callbacks): a bounded count, then the page's keys, then
+its rows.
 
 The count stops at `cap` rows so that a page over a million calls costs the same as over ten
 thousand; the page number is clamped to the pages that exist, so page=999999 shows the last one.
+Keys first: skipping to a deep page walks an index only, and the full rows (with their joins)
+are read for the page's own keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -33,12 +37,12 @@ class Page(Generic[T]):
         return (self.number - 1) * self.size + 1 if self.items else 0
 
 
-def read_page(session: Session, query: Select, key: Any, number: int, size: int,  # noqa: ANN401
-              cap: int | None = None) -> tuple[list[Any], int, int, bool]:
-    """(rows, clamped page number, total up to `cap`, capped?) for the ordered `query`.
+def read_page(session: Session, keys: Select, number: int, size: int, cap: int | None = None,
+              ) -> tuple[list[Any], int, int, bool]:
+    """(the page's keys in order, clamped page number, total up to `cap`, capped?).
 
-    `key` is a column of the queried table: the count selects it alone (cheap, index-only)."""
-    counted = query.order_by(None).with_only_columns(key, maintain_column_froms=True)
+    `keys` selects one key column of the listed rows, filtered and ordered as the list is."""
+    counted = keys.order_by(None)
     if cap is not None:
         counted = counted.limit(cap + 1)
     total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
@@ -47,5 +51,11 @@ def read_page(session: Session, query: Select, key: Any, number: int, size: int,
         total = cap
     last = max(1, -(-total // size))
     number = min(max(1, number), last)
-    rows = list(session.execute(query.offset((number - 1) * size).limit(size)).all())
-    return rows, number, total, more
+    page_keys = list(session.scalars(keys.offset((number - 1) * size).limit(size)))
+    return page_keys, number, total, more
+
+
+def in_key_order(keys: Sequence[Any], rows: Sequence[T], key_of: Callable[[T], Any]) -> list[T]:
+    """`rows` (read with ``WHERE key IN keys``) in the order of `keys`."""
+    position = {key: i for i, key in enumerate(keys)}
+    return sorted(rows, key=lambda row: position[key_of(row)])

@@ -1,4 +1,4 @@
-"""console indexes: the calls still waiting in a queue, the callbacks of one status by age
+"""console indexes: the calls still waiting in a queue, callbacks by status and age, by number
 
 Revision ID: 0006_console_indexes
 Revises: 0005_rollup_slices
@@ -8,6 +8,7 @@ Revises: 0005_rollup_slices
   calls the other indexes made it walk every transferred call.
 - `ix_callbacks_status_created`: the callbacks list of one status (default "à rappeler"), oldest
   first, is read straight from the index instead of sorting that status's rows.
+- `ix_callbacks_number`: the list sorted by number, and erasing one caller's requests.
 """
 
 import sqlalchemy as sa
@@ -25,8 +26,10 @@ def upgrade() -> None:
     op.create_index("ix_calls_waiting", "calls", ["queued_at"], sqlite_where=WAITING,
                     postgresql_where=WAITING)
     op.create_index("ix_callbacks_status_created", "callbacks", ["status", "created_at"])
+    op.create_index("ix_callbacks_number", "callbacks", ["number"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callbacks_number", table_name="callbacks")
     op.drop_index("ix_callbacks_status_created", table_name="callbacks")
     op.drop_index("ix_calls_waiting", table_name="calls")
