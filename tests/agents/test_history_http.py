@@ -63,3 +63,14 @@ def test_a_bad_date_is_explained_and_the_rest_still_applies(client: TestClient, 
     assert response.status_code == 400
     assert "Date invalide" in response.text and "Thème inconnu" in response.text
     assert "appel" in response.text  # the list is still there, without the unreadable filters
+
+
+def test_a_history_too_long_to_count_asks_for_dates(client: TestClient, past_day: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from callbot.store import handoffs
+
+    monkeypatch.setattr(handoffs, "HISTORY_COUNT_CAP", 50)  # 60 calls: past the cap, as a million are
+    login(client, AGENT)
+    page = client.get(f"/agents/history?du={DAY}&au={DAY}&page=9").text
+    assert "Plus de 50 appels : affinez avec les dates." in page
+    assert shown(page) == past_day[:50]  # the pages stop at the counted calls: page 9 is page 1

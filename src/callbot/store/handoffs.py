@@ -269,9 +269,9 @@ def _utc_midnight(day: date) -> datetime:
 HISTORY_COUNT_CAP = 10_000  # beyond this the agent narrows by dates: counting a million rows costs
 
 
-def search_calls(db: Database, filters: SearchFilters, *, page: int = 1, size: int = 50,
-                 cap: int | None = HISTORY_COUNT_CAP) -> Page[HandoffView]:
-    """One page of calls between two days (local time, inclusive) on a topic, most recent first."""
+def search_calls(db: Database, filters: SearchFilters, *, page: int = 1, size: int = 50) -> Page[HandoffView]:
+    """One page of calls between two days (local time, inclusive) on a topic, most recent first;
+    counted up to HISTORY_COUNT_CAP."""
     keys = select(Call.id)
     if filters.day_from:
         keys = keys.where(Call.started_at >= _utc_midnight(filters.day_from))
@@ -283,7 +283,7 @@ def search_calls(db: Database, filters: SearchFilters, *, page: int = 1, size: i
         keys = keys.where(Call.outcome == Outcome.TRANSFERRED)
     keys = keys.order_by(Call.started_at.desc(), Call.id.desc())
     with db.session() as s:
-        ids, number, total, more = read_page(s, keys, page, size, cap)
+        ids, number, total, more = read_page(s, keys, page, size, HISTORY_COUNT_CAP)
         calls = s.scalars(select(Call).where(Call.id.in_(ids))).all() if ids else []
         items = [_view(call, with_turns=False) for call in in_key_order(ids, calls, lambda c: c.id)]
         return Page(items, number, size, total, more)
