@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -96,16 +97,22 @@ def test_live_call_take_it_and_process_a_callback(browser, live_console: ThreadS
                             topic="vie_associative_salles")
     page.get_by_role("link", name="Rappels", exact=True).click()
     expect(page.locator("#rappels-a-traiter")).to_have_text("Rappels à traiter : 1")
-    item = page.locator(f"#rappel-{cb_id}")
-    expect(item).to_contain_text("+33645454545")
-    expect(item).to_contain_text("à rappeler")
-    item.get_by_label("Statut").select_option(label="rappelé")
-    item.get_by_label("Attribué à").select_option(label="alice (moi)")
-    item.get_by_label("Notes").fill("Rappelée à 10 h, réservation confirmée")
-    item.get_by_role("button", name=re.compile("Enregistrer")).click()
+    row = page.locator(f"#rappel-{cb_id}")
+    expect(row).to_contain_text("+33645454545")
+    expect(row).to_contain_text("à rappeler")
+    row.get_by_role("link", name=re.compile("Traiter")).click()
+    page.get_by_label("Statut").select_option(label="rappelé")
+    page.get_by_label("Attribué à").select_option(label="alice (moi)")
+    page.get_by_label("Notes").fill("Rappelée à 10 h, réservation confirmée")
+    page.get_by_role("button", name=re.compile("Enregistrer")).click()
+    # Back on the list it came from ("à rappeler"): saved, and no longer waiting.
     expect(page.get_by_role("status").filter(has_text=f"Rappel n° {cb_id} enregistré")).to_be_visible()
-    expect(page.locator(f"#rappel-{cb_id} h2")).to_contain_text("rappelé")
+    expect(page.locator(f"#rappel-{cb_id}")).to_have_count(0)
     expect(page.locator("#rappels-a-traiter")).to_have_text("Rappels à traiter : 0")
+    page.get_by_label("Statut").select_option(label="rappelé")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator(f"#rappel-{cb_id}")).to_contain_text("rappelé")
+    expect(page.locator(f"#rappel-{cb_id}")).to_contain_text("alice")
     with live_console.db.session() as s:
         cb = s.get(Callback, cb_id)
         saved = (cb.status, cb.assigned_to, cb.notes)
@@ -167,4 +174,37 @@ def test_keyboard_reaches_the_content_and_take_button(browser, live_console: Thr
     assert page.evaluate("document.activeElement.id") == "prendre-CAkeys"
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Vous avez pris cet appel")).to_be_visible()
+    context.close()
+
+
+def test_a_long_callback_list_is_a_compact_table_that_works_without_javascript(  # noqa: ANN001
+        browser, live_console: ThreadServer) -> None:
+    from playwright.sync_api import expect
+
+    with live_console.db.session() as s:
+        for i in range(120):
+            s.add(Callback(created_at=datetime.now(UTC) - timedelta(hours=200 - i), number=f"+3367770{i:04d}",
+                           reason="Demande de rappel pour une question d'urbanisme", status="a_rappeler"))
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, live_console)
+    page.goto(live_console.url + "/agents/callbacks?numero=06+77+70")
+    rows = page.locator("table.callbacks tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("+33677700000")  # waiting longest: first
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 6000, f"the list of 50 is {height} px tall"
+    shot(page, "6-callbacks-table")
+    page.get_by_role("navigation", name="Pages des rappels").get_by_role("link", name="Suivante »").click()
+    expect(rows.first).to_contain_text("+33677700050")
+    assert "numero=06+77+70" in page.url and "page=2" in page.url
+    rows.first.get_by_role("link", name=re.compile("Traiter")).click()
+    page.get_by_label("Notes").fill("Sans JavaScript")
+    page.get_by_label("Statut").select_option(label="injoignable")
+    page.get_by_role("button", name=re.compile("Enregistrer")).click()
+    assert "page=2" in page.url and "numero=06+77+70" in page.url  # back where the agent was
+    expect(page.get_by_role("status").filter(has_text="enregistré")).to_be_visible()
+    with live_console.db.session() as s:
+        saved = s.scalar(select(Callback.notes).where(Callback.number == "+33677700050"))
+    assert saved == "Sans JavaScript"
     context.close()

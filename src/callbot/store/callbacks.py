@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, func, select
 
 from callbot.store.db import Database
 from callbot.store.models import Call, Callback
+from callbot.store.paging import Page, in_key_order, read_page
 from callbot.vocabulary import CallbackStatus
 
 STATUS_LABELS = {
@@ -21,7 +22,7 @@ STATUS_LABELS = {
     CallbackStatus.UNREACHABLE: "injoignable",
     CallbackStatus.CLOSED: "clos",
 }
-# Still needs someone: shown first, oldest first.
+# Still needs someone: what "Rappels à traiter" counts.
 OPEN_STATUSES = (CallbackStatus.TODO, CallbackStatus.UNREACHABLE)
 MAX_NOTES = 4000
 
@@ -55,25 +56,81 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def list_callbacks(db: Database, status: str | None = None, assigned_to: str | None = None,
-                   limit: int = 200) -> list[CallbackView]:
-    """Callbacks, open ones first (oldest first), then the others (most recent first)."""
-    query = select(Callback, Call.call_sid, Call.summary).outerjoin(Call, Call.id == Callback.call_id)
-    if status:
-        query = query.where(Callback.status == status)
-    if assigned_to:
-        query = query.where(Callback.assigned_to == assigned_to)
-    is_open = case((Callback.status.in_(OPEN_STATUSES), 0), else_=1)
-    # Open: oldest first (who waited longest); closed: newest first. Done with a signed key.
-    age = func.coalesce(Callback.id, 0)
-    query = query.order_by(is_open, case((Callback.status.in_(OPEN_STATUSES), age), else_=-age)).limit(limit)
+@dataclass
+class CallbackFilters:
+    """What the agent filters the list by; None means "any"."""
+
+    status: str | None = CallbackStatus.TODO
+    assigned_to: str | None = None
+    unassigned: bool = False  # only requests nobody has taken on
+    number_digits: str | None = None  # digits the number contains (national form, no leading 0)
+
+
+# Sort keys the list offers (URL value → column); ties broken by id in the same direction.
+SORT_COLUMNS = {
+    "demande": Callback.created_at,
+    "numero": Callback.number,
+    "statut": Callback.status,
+    "attribution": Callback.assigned_to,
+    "modifie": Callback.updated_at,
+}
+DEFAULT_SORT = ("demande", False)  # oldest first: who has waited longest is called back first
+
+
+def number_digits(text: str) -> str | None:
+    """The digits to look for in stored numbers (+33…), from how an agent types one.
+
+    "06 12 34 56 78", "+33 6 12 34 56 78" and "0033612345678" all give "612345678"; the start
+    "06 12" gives "612", an end "5678" stays "5678". None when there is no digit at all."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits.startswith("0033"):
+        digits = digits[4:]
+    elif digits.startswith("33") and len(digits) >= 11:
+        digits = digits[2:]
+    elif digits.startswith("0"):  # national form: stored numbers are +33 followed by the rest
+        digits = digits[1:]
+    return digits or None
+
+
+def _view(cb: Callback, call_sid: str | None, summary: str | None) -> CallbackView:
+    return CallbackView(id=cb.id, created_at=_aware(cb.created_at), updated_at=_aware(cb.updated_at),
+                        number=cb.number, reason=cb.reason, topic=cb.topic, status=cb.status, notes=cb.notes,
+                        assigned_to=cb.assigned_to, call_sid=call_sid, summary=summary)
+
+
+def list_callbacks(db: Database, filters: CallbackFilters, *, sort: str = DEFAULT_SORT[0],
+                   descending: bool = DEFAULT_SORT[1], page: int = 1, size: int = 50) -> Page[CallbackView]:
+    """One page of callback requests matching `filters`, sorted by `sort` (a SORT_COLUMNS key)."""
+    keys = select(Callback.id)
+    if filters.status:
+        keys = keys.where(Callback.status == filters.status)
+    if filters.unassigned:
+        keys = keys.where(Callback.assigned_to.is_(None))
+    elif filters.assigned_to:
+        keys = keys.where(Callback.assigned_to == filters.assigned_to)
+    if filters.number_digits:
+        keys = keys.where(Callback.number.contains(filters.number_digits, autoescape=True))
+    column = SORT_COLUMNS.get(sort, SORT_COLUMNS[DEFAULT_SORT[0]])
+    if descending:
+        keys = keys.order_by(column.desc(), Callback.id.desc())
+    else:
+        keys = keys.order_by(column.asc(), Callback.id.asc())
     with db.session() as s:
-        return [
-            CallbackView(id=cb.id, created_at=_aware(cb.created_at), updated_at=_aware(cb.updated_at),
-                         number=cb.number, reason=cb.reason, topic=cb.topic, status=cb.status, notes=cb.notes,
-                         assigned_to=cb.assigned_to, call_sid=sid, summary=summary)
-            for cb, sid, summary in s.execute(query).all()
-        ]
+        ids, number, total, more = read_page(s, keys, page, size)
+        rows = s.execute(_with_call().where(Callback.id.in_(ids))).all() if ids else []
+        items = [_view(cb, sid, summary) for cb, sid, summary in in_key_order(ids, rows, lambda r: r[0].id)]
+        return Page(items, number, size, total, more)
+
+
+def _with_call() -> Select:
+    """Callbacks with the call they came from (its CallSid links to the transcript)."""
+    return select(Callback, Call.call_sid, Call.summary).outerjoin(Call, Call.id == Callback.call_id)
+
+
+def get_callback(db: Database, callback_id: int) -> CallbackView | None:
+    with db.session() as s:
+        row = s.execute(_with_call().where(Callback.id == callback_id)).first()
+        return _view(*row) if row is not None else None
 
 
 def count_open(db: Database) -> int:
@@ -103,10 +160,7 @@ def update_callback(db: Database, callback_id: int, *, status: str | None = None
             cb.assigned_to = assigned_to.strip()[:80] or None
         cb.updated_at = datetime.now(UTC)
         call = s.get(Call, cb.call_id) if cb.call_id else None
-        return CallbackView(id=cb.id, created_at=_aware(cb.created_at), updated_at=_aware(cb.updated_at),
-                            number=cb.number, reason=cb.reason, topic=cb.topic, status=cb.status,
-                            notes=cb.notes, assigned_to=cb.assigned_to,
-                            call_sid=call.call_sid if call else None, summary=call.summary if call else None)
+        return _view(cb, call.call_sid if call else None, call.summary if call else None)
 
 
 def create_callback(db: Database, number: str, *, reason: str | None = None, topic: str | None = None,

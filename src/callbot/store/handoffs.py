@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from callbot.store.db import Database
 from callbot.store.models import Call, CallEvent
+from callbot.store.paging import Page, in_key_order, read_page
 from callbot.vocabulary import Outcome, local_tz, topic_label, topic_labels
 
 LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
@@ -265,17 +266,24 @@ def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
 
 
-def search_calls(db: Database, filters: SearchFilters, limit: int = 50) -> list[HandoffView]:
-    """Calls between two days (Paris time, inclusive) on a topic, most recent first."""
-    query = select(Call)
+HISTORY_COUNT_CAP = 10_000  # beyond this the agent narrows by dates: counting a million rows costs
+
+
+def search_calls(db: Database, filters: SearchFilters, *, page: int = 1, size: int = 50) -> Page[HandoffView]:
+    """One page of calls between two days (local time, inclusive) on a topic, most recent first;
+    counted up to HISTORY_COUNT_CAP."""
+    keys = select(Call.id)
     if filters.day_from:
-        query = query.where(Call.started_at >= _utc_midnight(filters.day_from))
+        keys = keys.where(Call.started_at >= _utc_midnight(filters.day_from))
     if filters.day_to:
-        query = query.where(Call.started_at < _utc_midnight(filters.day_to + timedelta(days=1)))
+        keys = keys.where(Call.started_at < _utc_midnight(filters.day_to + timedelta(days=1)))
     if filters.topic:
-        query = query.where(Call.topic == filters.topic)
+        keys = keys.where(Call.topic == filters.topic)
     if filters.only_transferred:
-        query = query.where(Call.outcome == Outcome.TRANSFERRED)
+        keys = keys.where(Call.outcome == Outcome.TRANSFERRED)
+    keys = keys.order_by(Call.started_at.desc(), Call.id.desc())
     with db.session() as s:
-        calls = s.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)).all()
-        return [_view(c, with_turns=False) for c in calls]
+        ids, number, total, more = read_page(s, keys, page, size, HISTORY_COUNT_CAP)
+        calls = s.scalars(select(Call).where(Call.id.in_(ids))).all() if ids else []
+        items = [_view(call, with_turns=False) for call in in_key_order(ids, calls, lambda c: c.id)]
+        return Page(items, number, size, total, more)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from callbot.vocabulary import CallbackStatus, Outcome
@@ -12,6 +12,10 @@ from callbot.vocabulary import CallbackStatus, Outcome
 
 class Base(DeclarativeBase):
     pass
+
+
+# A call still waiting in a human queue: nobody took it and Twilio reported no queue result yet.
+WAITING_SQL = "picked_up_at IS NULL AND queue_result IS NULL"
 
 
 class Call(Base):
@@ -54,6 +58,9 @@ class Call(Base):
         # Dashboard filters (migration 0003_dashboard).
         Index("ix_calls_service_started", "service", "started_at"),
         Index("ix_calls_topic_started", "topic", "started_at"),
+        # The agents' waiting list (migration 0006_console_indexes): only calls still in a queue.
+        Index("ix_calls_waiting", "queued_at", sqlite_where=text(WAITING_SQL),
+              postgresql_where=text(WAITING_SQL)),
     )
 
 
@@ -109,6 +116,12 @@ class Callback(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     assigned_to: Mapped[str | None] = mapped_column(String(80))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The agents' callbacks list: one status oldest first, or by number (migration 0006_console_indexes).
+    __table_args__ = (
+        Index("ix_callbacks_status_created", "status", "created_at"),
+        Index("ix_callbacks_number", "number"),
+    )
 
 
 class User(Base):

@@ -1,4 +1,4 @@
-"""Agents' console: waiting calls (live), transcripts, pickup, history search, callbacks (issue 4).
+"""Agents' console: waiting calls (live), transcripts, pickup, history search (callbacks: callbacks.py).
 
 Pages are rendered on the server and work without JavaScript (a <noscript> refresh keeps the
 waiting list current). With JavaScript, ``GET /agents/events`` (Server-Sent Events) pushes the
@@ -11,22 +11,24 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from callbot.store import callbacks as cbstore
 from callbot.store import handoffs
-from callbot.vocabulary import CallbackStatus, topic_labels
-from callbot.web.accounts import list_users
-from callbot.web.auth import CurrentUser, csrf_token_for, require_role, verify_csrf
+from callbot.store.db import Database
+from callbot.vocabulary import topic_labels
+from callbot.web import callbacks
+from callbot.web.deps import AgentUser, BusDep, DatabaseDep
+from callbot.web.listing import PAGE_SIZE, page_links, page_number
+from callbot.web.session import csrf_token_for, verify_csrf
 from callbot.web.templating import templates
 
 router = APIRouter()
-
-agent_only = require_role("agent")  # managers are admitted too
+router.include_router(callbacks.router)
 
 # Events after which the waiting list may look different.
 CALL_EVENTS = {"call.queued", "call.updated", "call.ended", "call.taken", "bus.reconnected"}
@@ -42,8 +44,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _waiting_context(request: Request) -> dict:
-    calls = handoffs.waiting_calls(request.app.state.db)
+def _waiting_context(db: Database) -> dict:
+    calls = handoffs.waiting_calls(db)
     queues: dict[str, list[handoffs.HandoffView]] = {}
     for call in calls:
         queues.setdefault(call.queue or "?", []).append(call)
@@ -55,10 +57,9 @@ def _render(request: Request, name: str, context: dict, status_code: int = 200) 
 
 
 @router.get("/agents")
-def console(request: Request, pris: str | None = None, deja: str | None = None,
-            user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
-    db = request.app.state.db
-    context = _waiting_context(request)
+def console(request: Request, db: DatabaseDep, user: AgentUser, pris: str | None = None,
+            deja: str | None = None) -> HTMLResponse:
+    context = _waiting_context(db)
     context.update(
         active="agents", recent=handoffs.recent_handled(db, limit=10), open_callbacks=cbstore.count_open(db),
         refresh_secs=NO_JS_REFRESH_SECS, taken=None, already=None,
@@ -71,9 +72,9 @@ def console(request: Request, pris: str | None = None, deja: str | None = None,
 
 
 @router.get("/agents/waiting")
-def waiting_fragment(request: Request, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
+def waiting_fragment(request: Request, db: DatabaseDep, user: AgentUser) -> HTMLResponse:
     """The waiting list alone (what the live updates swap in)."""
-    return _render(request, "_waiting.html", _waiting_context(request))
+    return _render(request, "_waiting.html", _waiting_context(db))
 
 
 def _sse(event: str, html: str) -> str:
@@ -83,19 +84,18 @@ def _sse(event: str, html: str) -> str:
 
 
 @router.get("/agents/events")
-async def live_events(request: Request, user: CurrentUser = Depends(agent_only)) -> StreamingResponse:
+async def live_events(request: Request, db: DatabaseDep, bus: BusDep, user: AgentUser) -> StreamingResponse:
     """Server-Sent Events: ``waiting`` (the re-rendered list) and ``callbacks`` (a notice)."""
-    bus = request.app.state.bus
     subscription = bus.subscribe()  # before the first render: nothing falls in between
     csrf_token = csrf_token_for(request)
 
     def render_waiting() -> str:
         body = templates.get_template("_waiting.html").render(
-            request=request, csrf_token=csrf_token, **_waiting_context(request))
+            request=request, csrf_token=csrf_token, **_waiting_context(db))
         return _sse("waiting", body)
 
     def render_callbacks_notice() -> str:
-        count = cbstore.count_open(request.app.state.db)
+        count = cbstore.count_open(db)
         body = templates.get_template("_callbacks_notice.html").render(open_callbacks=count)
         return _sse("callbacks", body)
 
@@ -136,12 +136,12 @@ async def live_events(request: Request, user: CurrentUser = Depends(agent_only))
 
 
 @router.post("/agents/calls/{call_sid}/take", dependencies=[Depends(verify_csrf)])
-async def take(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> Response:
-    result = await run_in_threadpool(handoffs.take_call, request.app.state.db, call_sid, user.username)
+async def take(call_sid: str, db: DatabaseDep, bus: BusDep, user: AgentUser) -> Response:
+    result = await run_in_threadpool(handoffs.take_call, db, call_sid, user.username)
     if not result.found:
         raise HTTPException(status_code=404, detail="Appel introuvable.")
     if result.newly_taken:
-        await request.app.state.bus.publish("call.taken", {"call_sid": call_sid, "by": user.username})
+        await bus.publish("call.taken", {"call_sid": call_sid, "by": user.username})
         return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
     if result.taken_by == user.username:
         return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
@@ -149,20 +149,20 @@ async def take(request: Request, call_sid: str, user: CurrentUser = Depends(agen
 
 
 @router.post("/agents/calls/{call_sid}/release", dependencies=[Depends(verify_csrf)])
-async def release(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> Response:
+async def release(call_sid: str, db: DatabaseDep, bus: BusDep, user: AgentUser) -> Response:
     """Undo a mistaken "Prendre l'appel": the call goes back to everyone's waiting list."""
-    released = await run_in_threadpool(handoffs.release_call, request.app.state.db, call_sid, user.username,
+    released = await run_in_threadpool(handoffs.release_call, db, call_sid, user.username,
                                        force=user.is_manager)
     if not released:
         raise HTTPException(status_code=409, detail="Cet appel ne peut pas être remis en attente "
                                                     "(déjà terminé, ou pris par un collègue).")
-    await request.app.state.bus.publish("call.updated", {"call_sid": call_sid, "released_by": user.username})
+    await bus.publish("call.updated", {"call_sid": call_sid, "released_by": user.username})
     return RedirectResponse("/agents", status_code=303)
 
 
 @router.get("/agents/calls/{call_sid}")
-def call_detail(request: Request, call_sid: str, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
-    view = handoffs.get_handoff(request.app.state.db, call_sid)
+def call_detail(request: Request, call_sid: str, db: DatabaseDep, user: AgentUser) -> HTMLResponse:
+    view = handoffs.get_handoff(db, call_sid)
     if view is None:
         raise HTTPException(status_code=404, detail="Appel introuvable.")
     return _render(request, "call.html", {"active": "history", "call": view, "now": _now()})
@@ -174,62 +174,28 @@ def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value)
 
 
-@router.get("/agents/history")
-def history(request: Request, du: str | None = None, au: str | None = None, theme: str | None = None,
-            transferes: str | None = None, user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
-    error = None
-    calls: list[handoffs.HandoffView] = []
+HISTORY_PATH = "/agents/history"
+
+
+@router.get(HISTORY_PATH)
+def history(request: Request, db: DatabaseDep, user: AgentUser, du: str | None = None, au: str | None = None,
+            theme: str | None = None, transferes: str | None = None, page: str | None = None) -> HTMLResponse:
+    """Past calls, most recent first, 50 a page; a filter that cannot be read is left out and said so."""
+    errors = []
     try:
         day_from, day_to = _parse_day(du), _parse_day(au)
     except ValueError:
         day_from = day_to = None
-        error = "Date invalide : utilisez le format AAAA-MM-JJ."
+        du = au = None
+        errors.append("Date invalide : utilisez le format AAAA-MM-JJ.")
     topic = theme if theme in topic_labels() else None
     if theme and topic is None:
-        error = "Thème inconnu."
-    if error is None:
-        filters = handoffs.SearchFilters(day_from=day_from, day_to=day_to, topic=topic,
-                                         only_transferred=bool(transferes))
-        calls = handoffs.search_calls(request.app.state.db, filters, limit=100)
+        errors.append("Thème inconnu.")
+    filters = handoffs.SearchFilters(day_from=day_from, day_to=day_to, topic=topic,
+                                     only_transferred=bool(transferes))
+    result = handoffs.search_calls(db, filters, page=page_number(page), size=PAGE_SIZE)
+    params = {"du": du or "", "au": au or "", "theme": topic or "", "transferes": "1" if transferes else ""}
     return _render(request, "history.html", {
-        "active": "history", "calls": calls, "error": error, "topics": topic_labels(),
-        "du": du or "", "au": au or "", "theme": theme or "", "transferes": bool(transferes), "now": _now(),
-    }, status_code=400 if error else 200)
-
-
-@router.get("/agents/callbacks")
-def callbacks_page(request: Request, statut: str | None = None, moi: str | None = None, ok: int | None = None,
-                   user: CurrentUser = Depends(agent_only)) -> HTMLResponse:
-    db = request.app.state.db
-    status = statut if statut in tuple(CallbackStatus) else None
-    items = cbstore.list_callbacks(db, status=status, assigned_to=user.username if moi else None)
-    agents = [a.username for a in list_users(db) if a.active]
-    return _render(request, "callbacks.html", {
-        "active": "callbacks", "callbacks": items, "statuses": cbstore.STATUS_LABELS, "statut": status or "",
-        "moi": bool(moi), "agents": agents, "saved": ok, "topic_labels": topic_labels(),
-        "open_callbacks": cbstore.count_open(db),
-    })
-
-
-@router.post("/agents/callbacks/{callback_id}", dependencies=[Depends(verify_csrf)])
-async def update_callback(request: Request, callback_id: int, status: str = Form(...),
-                          assigned_to: str = Form(""), notes: str = Form(""), back: str = Form(""),
-                          user: CurrentUser = Depends(agent_only)) -> Response:
-    assignee = assigned_to.strip()
-    try:
-        await run_in_threadpool(cbstore.update_callback, request.app.state.db, callback_id, status=status,
-                                notes=notes, assigned_to=assignee, clear_assignment=not assignee)
-    except cbstore.CallbackError as error:
-        raise HTTPException(status_code=400, detail=str(error)) from error
-    await request.app.state.bus.publish("callback.updated", {"id": callback_id, "status": status,
-                                                              "by": user.username})
-    return RedirectResponse(_back_to_callbacks(back, callback_id), status_code=303)
-
-
-def _back_to_callbacks(back: str, callback_id: int) -> str:
-    """Back to the list the agent was looking at (same filters), scrolled to the saved callback."""
-    parts = urlsplit(back)
-    if parts.scheme or parts.netloc or parts.path != "/agents/callbacks":
-        parts = urlsplit("/agents/callbacks")
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ok"] + [("ok", str(callback_id))]
-    return f"/agents/callbacks?{urlencode(query)}#rappel-{callback_id}"
+        "active": "history", "result": result, "error": " ".join(errors) or None, "topics": topic_labels(),
+        "params": params, "pages": page_links(HISTORY_PATH, params, result), "now": _now(),
+    }, status_code=400 if errors else 200)

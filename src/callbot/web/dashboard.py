@@ -10,21 +10,22 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from callbot.analytics import figures as st
 from callbot.analytics.exports import yaml_snippet
 from callbot.analytics.periods import Period, local_day
 from callbot.analytics.utterances import unrecognised
+from callbot.config import Settings
+from callbot.store.db import Database
 from callbot.vocabulary import topic_ids
 from callbot.web import dashboard_charts as charts
-from callbot.web.auth import require_role
 from callbot.web.dashboard_tables import TABLES
+from callbot.web.deps import DatabaseDep, ManagerUser, SettingsDep
 from callbot.web.templating import templates
 
 router = APIRouter()
-manager_only = Depends(require_role("manager"))
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 
@@ -38,13 +39,12 @@ class Query:
     error: str | None = None
 
 
-def _today(request: Request) -> date:
-    return local_day(request.app.state.settings.clock())
+def _today(settings: Settings) -> date:
+    return local_day(settings.clock())
 
 
-def parse_query(request: Request) -> Query:
+def parse_query(request: Request, today: date) -> Query:
     qp = request.query_params
-    today = _today(request)
     error = None
     try:
         end = date.fromisoformat(qp["au"]) if qp.get("au") else today
@@ -87,16 +87,17 @@ def _sort_link(q: Query, table: str, key: str) -> tuple[str, str | None]:
     return f"/dashboard?{urlencode(params)}#t-{table}", aria
 
 
-def _figures(request: Request, period: Period) -> st.Figures:
-    with request.app.state.db.session() as s:
-        return st.compute(s, period, _today(request))
+def _figures(db: Database, period: Period, today: date) -> st.Figures:
+    with db.session() as s:
+        return st.compute(s, period, today)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
-    q = parse_query(request)
-    with request.app.state.db.session() as s:
-        figures = st.compute(s, q.period, _today(request))
+def dashboard(request: Request, db: DatabaseDep, settings: SettingsDep, user: ManagerUser) -> Response:
+    today = _today(settings)
+    q = parse_query(request, today)
+    with db.session() as s:
+        figures = st.compute(s, q.period, today)
         services = st.services(s)
     tables = {}
     for name, t in TABLES.items():
@@ -125,7 +126,7 @@ def dashboard(request: Request, user=manager_only) -> Response:  # noqa: ANN001
             "Satisfaction en fin d'appel",
             colour=charts.RESOLVED,
         ),
-        "presets": _presets(_today(request), q.period),
+        "presets": _presets(today, q.period),
     }
     return templates.TemplateResponse(request, "dashboard.html", ctx, status_code=400 if q.error else 200)
 
@@ -139,7 +140,8 @@ def _presets(today: date, period: Period) -> list[tuple[str, str]]:
 
 
 @router.get("/dashboard/export/{name}.csv")
-def export_csv(name: str, request: Request, user=manager_only) -> Response:  # noqa: ANN001
+def export_csv(name: str, request: Request, db: DatabaseDep, settings: SettingsDep,
+               user: ManagerUser) -> Response:
     table = TABLES.get(name)
     if table is None:
         return Response(
@@ -147,8 +149,9 @@ def export_csv(name: str, request: Request, user=manager_only) -> Response:  # n
             status_code=404,
             media_type="text/plain; charset=utf-8",
         )
-    q = parse_query(request)
-    body = "\ufeff" + table.csv(_figures(request, q.period))  # BOM: Excel opens UTF-8 French correctly
+    today = _today(settings)
+    q = parse_query(request, today)
+    body = "\ufeff" + table.csv(_figures(db, q.period, today))  # BOM: Excel opens UTF-8 French correctly
     filename = f"callbot-{name}-{q.period.start}-{q.period.end}.csv"
     return Response(
         body,
@@ -158,12 +161,13 @@ def export_csv(name: str, request: Request, user=manager_only) -> Response:  # n
 
 
 @router.get("/dashboard/export/incompris.yaml")
-def export_yaml(request: Request, user=manager_only) -> Response:  # noqa: ANN001
+def export_yaml(request: Request, db: DatabaseDep, settings: SettingsDep, user: ManagerUser) -> Response:
     """Unrecognised utterances as YAML examples for flows/; `groupe` picks groups (by rank, from 1)
     and `intention` the intent they go under."""
-    q = parse_query(request)
-    with request.app.state.db.session() as s:
-        groups = unrecognised(s, q.period, today=_today(request))
+    today = _today(settings)
+    q = parse_query(request, today)
+    with db.session() as s:
+        groups = unrecognised(s, q.period, today=today)
     picked = {int(v) for v in request.query_params.getlist("groupe") if v.isdigit()}
     if picked:
         groups = [g for i, g in enumerate(groups, 1) if i in picked]

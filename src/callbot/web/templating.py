@@ -1,8 +1,9 @@
 """Jinja2 templates shared by the agents' console and the managers' dashboard.
 
 Every template gets, through a context processor: ``current_user`` (a
-:class:`callbot.web.auth.CurrentUser` or None), ``csrf_token`` (put it in every POST form as a
-hidden ``csrf_token`` field) and ``vendor_js`` (whether the npm-installed htmx files are there).
+:class:`callbot.web.accounts.Account` or None), ``csrf_token`` (put it in every POST form as a
+hidden ``csrf_token`` field), ``vendor_js`` (whether the npm-installed htmx files are there) and
+``demo_models`` (the server runs on the test models: ``base.html`` shows a banner).
 Filters: ``paris`` (aware datetime → "23/11/2026 17:05" in Europe/Paris), ``paris_time``
 ("17:05"), ``duree`` (seconds → "2 min 05 s").
 """
@@ -17,6 +18,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from callbot.vocabulary import local_tz
+from callbot.web.deps import demo_models
+from callbot.web.session import csrf_token_for
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -62,13 +65,11 @@ def vendor_available(name: str) -> bool:
 
 
 def _auth_context(request: Request) -> dict[str, Any]:
-    # Imported here: auth imports this module for its own pages.
-    from callbot.web.auth import csrf_token_for
-
     return {
         "current_user": getattr(request.state, "user", None),
         "csrf_token": csrf_token_for(request),
         "vendor_js": vendor_available("htmx.min.js"),
+        "demo_models": demo_models(request),
     }
 
 

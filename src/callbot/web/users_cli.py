@@ -7,6 +7,8 @@ asked twice without echo.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -41,6 +43,15 @@ def _fail(error: AccountError) -> None:
     raise typer.Exit(1)
 
 
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused account operation ends the command with its French message (exit status 1)."""
+    try:
+        yield
+    except AccountError as error:
+        _fail(error)
+
+
 @users_app.command("add")
 def add(name: str = typer.Argument(..., help="identifiant de connexion"),
         role: str = typer.Option("agent", "--role", help=f"rôle : {' ou '.join(ROLES)}")) -> None:
@@ -48,10 +59,8 @@ def add(name: str = typer.Argument(..., help="identifiant de connexion"),
     if role not in ROLES:
         _fail(AccountError(f"Rôle inconnu « {role} » : choisir parmi {', '.join(ROLES)}."))
     password = _read_password()
-    try:
+    with _refusals():
         account = create_user(_db(), name, password, role)
-    except AccountError as error:
-        _fail(error)
     typer.echo(f"Compte « {account.username} » créé (rôle {account.role}).")
 
 
@@ -59,10 +68,8 @@ def add(name: str = typer.Argument(..., help="identifiant de connexion"),
 def passwd(name: str = typer.Argument(..., help="identifiant de connexion")) -> None:
     """Changer le mot de passe d'un compte (ses sessions ouvertes sont fermées)."""
     password = _read_password()
-    try:
+    with _refusals():
         set_password(_db(), name, password)
-    except AccountError as error:
-        _fail(error)
     typer.echo(f"Mot de passe de « {name} » changé.")
 
 
@@ -86,21 +93,19 @@ def list_(json_output: bool = typer.Option(False, "--json", help="sortie JSON"))
         typer.echo(f"{a.username:<{width}}  {a.role:<8}  {state}")
 
 
+def _set_active(name: str, active: bool) -> None:
+    with _refusals():
+        set_active(_db(), name, active)
+    typer.echo(f"Compte « {name} » {'réactivé' if active else 'désactivé'}.")
+
+
 @users_app.command("disable")
 def disable(name: str) -> None:
     """Désactiver un compte (il ne peut plus se connecter)."""
-    try:
-        set_active(_db(), name, False)
-    except AccountError as error:
-        _fail(error)
-    typer.echo(f"Compte « {name} » désactivé.")
+    _set_active(name, False)
 
 
 @users_app.command("enable")
 def enable(name: str) -> None:
     """Réactiver un compte."""
-    try:
-        set_active(_db(), name, True)
-    except AccountError as error:
-        _fail(error)
-    typer.echo(f"Compte « {name} » réactivé.")
+    _set_active(name, True)
