@@ -191,9 +191,19 @@ def describe(summary: CallSummary) -> str:
     return "\n".join(lines)
 
 
+def local_server_url() -> str:
+    """The server `callbot serve` starts with the same environment (CALLBOT_HOST, CALLBOT_PORT)."""
+    from callbot.config import get_settings
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
 def simulate(
     ctx: typer.Context,
-    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="base URL of the running server"),
+    url: str | None = typer.Option(None, "--url", help="base URL of the running server "
+                                                       "(default: CALLBOT_HOST and CALLBOT_PORT's)"),
     caller: str = typer.Option("+33612345678", "--from", help="caller's number (From)"),
     called: str = typer.Option("+33100000000", "--to", help="called number (To)"),
     script: Path | None = typer.Option(None, "--script", help="YAML file of steps (instead of / before the "
@@ -227,6 +237,7 @@ def simulate(
     steps = with_bot_waits(steps, bot_timeout)
     from callbot.devtools.simulator.call import SimulationError, place_call
 
+    url = url or local_server_url()
     try:
         summary = asyncio.run(place_call(
             url, steps, caller=caller, called=called, auth_token=auth_token or None,
