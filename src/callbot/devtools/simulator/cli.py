@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import typer
 import yaml
 
+from callbot.devtools.documents import read_document
 from callbot.devtools.simulator.steps import DTMF_DIGITS, Dtmf, Hangup, Say, Step, Wait, WaitForBot, Wav
 
 if TYPE_CHECKING:
-    from callbot.devtools.simulator.call import CallSummary
+    from callbot.devtools.simulator.summary import CallSummary
 
 STEP_OPTIONS = ("--say", "--wav", "--dtmf", "--wait", "--hangup")
 # Between two keys of one --dtmf sequence, like a person pressing them.
@@ -86,12 +87,9 @@ def steps_from_args(tokens: list[str]) -> list[Step]:
 def steps_from_script(path: Path) -> list[Step]:
     """A YAML list such as `- say: "bonjour"`, `- wav: f.wav`, `- dtmf: "0"`, `- wait: 2`,
     `- wait_for_bot: 10`, `- hangup`. Relative WAV paths are read from the script's folder."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StepSyntaxError(f"script illisible : {path} ({e})") from None
-    except yaml.YAMLError as e:
-        raise StepSyntaxError(f"script YAML invalide : {path} ({e})") from None
+    data = read_document(path, yaml.safe_load, yaml.YAMLError, StepSyntaxError,
+                         unreadable="script illisible : {path} ({reason})",
+                         invalid="script YAML invalide : {path} ({reason})")
     if isinstance(data, dict):
         data = data.get("steps")
     if not isinstance(data, list):
