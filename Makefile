@@ -52,9 +52,10 @@ run: install-demo assets
 	  exec env CALLBOT_DEMO_MODELS=1 $(BIN)/callbot serve; \
 	fi
 
-# Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French).
+# Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French),
+# accepting the unsigned webhooks of `callbot simulate` (a local test server, never a public one).
 run-test-models: install-demo assets
-	CALLBOT_DEMO_MODELS=1 $(BIN)/callbot serve
+	CALLBOT_DEMO_MODELS=1 CALLBOT_ALLOW_UNSIGNED=1 $(BIN)/callbot serve
 
 test: install-test assets browser
 	$(BIN)/ruff check src tests bench
