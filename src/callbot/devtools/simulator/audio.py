@@ -69,16 +69,35 @@ def write_wav(path: Path, ulaw: bytes) -> None:
         w.writeframes(ulaw_to_pcm16(ulaw))
 
 
-def load_caller_voice(voice_path: Path | None = None, language: str | None = None) -> Any:  # noqa: ANN401
-    """The project's Piper voice (Settings.tts_voice / tts_language unless given), to speak as the caller."""
+def caller_voice_path() -> tuple[Path, str | None]:
+    """Which Piper voice speaks as the caller, with its forced language: the server's configured
+    voice when its files are here, else the package-shipped test voice (what `make run-test-models`
+    and the demo mode serve with), else AudioError saying what to install."""
     from callbot.config import get_settings
+    from callbot.speech.models import DEMO_INSTALL_HINT, DEMO_LANGUAGE, demo_voice
+
+    settings = get_settings()
+    configured = settings.resolved_tts_voice()
+    demo = demo_voice()
+    if settings.demo_models and demo is not None:
+        return demo, DEMO_LANGUAGE
+    if configured.is_file() and configured.with_suffix(".onnx.json").is_file():
+        return configured, settings.tts_language
+    if demo is not None and demo.is_file():
+        return demo, DEMO_LANGUAGE
+    raise AudioError(f"aucune voix Piper pour parler à la place de l'appelant : ni {configured} "
+                     f"(CALLBOT_TTS_VOICE ; `callbot models download`) ni la voix de démonstration "
+                     f"({DEMO_INSTALL_HINT}) ; ou utilisez --wav")
+
+
+def load_caller_voice() -> Any:  # noqa: ANN401
+    """The Piper voice (a callbot.speech.piper_tts.PiperVoiceEngine) of `caller_voice_path()`."""
     from callbot.speech.errors import ModelMissingError
     from callbot.speech.piper_tts import PiperVoiceEngine
 
-    settings = get_settings()
-    path = Path(voice_path) if voice_path else settings.resolved_tts_voice()
+    path, language = caller_voice_path()
     try:
-        return PiperVoiceEngine.load(path, language if language is not None else settings.tts_language)
+        return PiperVoiceEngine.load(path, language)
     except ModelMissingError as e:
         raise AudioError(f"{e} ; réglez CALLBOT_TTS_VOICE, utilisez --wav, ou téléchargez les modèles "
                          "avec `callbot models download`") from None

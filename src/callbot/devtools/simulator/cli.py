@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import typer
 import yaml
 
+from callbot.devtools.documents import read_document
 from callbot.devtools.simulator.steps import DTMF_DIGITS, Dtmf, Hangup, Say, Step, Wait, WaitForBot, Wav
 
 if TYPE_CHECKING:
-    from callbot.devtools.simulator.call import CallSummary
+    from callbot.devtools.simulator.summary import CallSummary
 
 STEP_OPTIONS = ("--say", "--wav", "--dtmf", "--wait", "--hangup")
 # Between two keys of one --dtmf sequence, like a person pressing them.
@@ -86,12 +87,9 @@ def steps_from_args(tokens: list[str]) -> list[Step]:
 def steps_from_script(path: Path) -> list[Step]:
     """A YAML list such as `- say: "bonjour"`, `- wav: f.wav`, `- dtmf: "0"`, `- wait: 2`,
     `- wait_for_bot: 10`, `- hangup`. Relative WAV paths are read from the script's folder."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StepSyntaxError(f"script illisible : {path} ({e})") from None
-    except yaml.YAMLError as e:
-        raise StepSyntaxError(f"script YAML invalide : {path} ({e})") from None
+    data = read_document(path, yaml.safe_load, yaml.YAMLError, StepSyntaxError,
+                         unreadable="script illisible : {path} ({reason})",
+                         invalid="script YAML invalide : {path} ({reason})")
     if isinstance(data, dict):
         data = data.get("steps")
     if not isinstance(data, list):
@@ -191,9 +189,19 @@ def describe(summary: CallSummary) -> str:
     return "\n".join(lines)
 
 
+def local_server_url() -> str:
+    """The server `callbot serve` starts with the same environment (CALLBOT_HOST, CALLBOT_PORT)."""
+    from callbot.config import get_settings
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
 def simulate(
     ctx: typer.Context,
-    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="base URL of the running server"),
+    url: str | None = typer.Option(None, "--url", help="base URL of the running server "
+                                                       "(default: CALLBOT_HOST and CALLBOT_PORT's)"),
     caller: str = typer.Option("+33612345678", "--from", help="caller's number (From)"),
     called: str = typer.Option("+33100000000", "--to", help="called number (To)"),
     script: Path | None = typer.Option(None, "--script", help="YAML file of steps (instead of / before the "
@@ -227,6 +235,7 @@ def simulate(
     steps = with_bot_waits(steps, bot_timeout)
     from callbot.devtools.simulator.call import SimulationError, place_call
 
+    url = url or local_server_url()
     try:
         summary = asyncio.run(place_call(
             url, steps, caller=caller, called=called, auth_token=auth_token or None,

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from pathlib import Path
 
 DTMF_DIGITS = "0123456789*#"
 
 
-@dataclass(frozen=True)
-class Say:
-    """The caller speaks `text` (synthesised with the project's Piper voice)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Wav:
-    """The caller plays a WAV file into the phone."""
-
-    path: Path
+def _one_value_step(name: str, field_name: str, kind: type, doc: str) -> type:
+    """A frozen dataclass holding one value: the simple steps differ only by it."""
+    return make_dataclass(name, [(field_name, kind)], frozen=True,
+                          namespace={"__doc__": doc, "__module__": __name__})
 
 
-@dataclass(frozen=True)
-class Dtmf:
-    digit: str
-
-
-@dataclass(frozen=True)
-class Wait:
-    """The caller stays silent (silence frames keep flowing)."""
-
-    seconds: float
+Say = _one_value_step("Say", "text", str, "The caller speaks `text` (synthesised with a Piper voice).")
+Wav = _one_value_step("Wav", "path", Path, "The caller plays a WAV file into the phone.")
+Dtmf = _one_value_step("Dtmf", "digit", str, "The caller presses a key (0-9, * or #).")
+Wait = _one_value_step("Wait", "seconds", float, "The caller stays silent (silence frames keep flowing).")
 
 
 @dataclass(frozen=True)
