@@ -39,10 +39,16 @@ def distribution(rows: list) -> Distribution:
         for _, count, total in rows:
             seen += count
             if seen >= rank:
-                return total / count
-        return rows[-1][2] / rows[-1][1]
+                return _settled(total / count)
+        return _settled(rows[-1][2] / rows[-1][1])
 
-    return Distribution(count=n, mean=sum(r[2] for r in rows) / n, p50=pct(0.5), p95=pct(0.95))
+    return Distribution(count=n, mean=_settled(sum(r[2] for r in rows) / n), p50=pct(0.5), p95=pct(0.95))
+
+
+def _settled(value: float) -> float:
+    """Sums added in another order (per day, then per period) differ in their last bits; without
+    this, a mean such as 705.05 showed as 705.0 on one page and 705.1 on another."""
+    return round(value, 6)
 
 
 def as_arrays(rows: list | Histogram) -> Histogram:

@@ -15,6 +15,8 @@ from loguru import logger
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.voice_response import Dial, Queue, VoiceResponse
 
+from callbot.app_deps import BusDep, DatabaseDep, RuntimeDep, SettingsDep
+from callbot.runtime import Runtime
 from callbot.store import handoffs
 from callbot.telephony.signature import verify_twilio_signature
 from callbot.telephony.twiml import LANGUAGE, absolute
@@ -59,8 +61,7 @@ def wait_message(position: int | None, first: bool) -> str:
     return (where + " Merci de patienter, nous allons vous répondre.").strip()
 
 
-def _default_queue(request: Request) -> str:
-    runtime = getattr(request.app.state, "runtime", None)
+def _default_queue(runtime: Runtime | None) -> str:
     dialog = getattr(runtime, "dialog", None)
     try:
         return dialog.default_queue() if dialog is not None else DEFAULT_QUEUE
@@ -69,24 +70,24 @@ def _default_queue(request: Request) -> str:
 
 
 @router.post("/twilio/queue-wait", dependencies=[Depends(verify_twilio_signature)])
-async def queue_wait(request: Request) -> Response:
+async def queue_wait(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
     """Enqueue waitUrl: Twilio plays this in a loop while the caller waits."""
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
     position = _int(form.get("QueuePosition"))
     if position is None and call_sid:
-        position = await run_in_threadpool(handoffs.queue_position, request.app.state.db, call_sid)
+        position = await run_in_threadpool(handoffs.queue_position, db, call_sid)
     queue_time = _int(form.get("QueueTime")) or 0
     first = queue_time < WAIT_PAUSE_SECS
     response = VoiceResponse()
     response.say(wait_message(position, first), language=LANGUAGE)
     response.pause(length=WAIT_PAUSE_SECS)
-    response.redirect(absolute(request.app.state.settings.public_url, "/twilio/queue-wait"), method="POST")
+    response.redirect(absolute(settings.public_url, "/twilio/queue-wait"), method="POST")
     return xml(str(response))
 
 
 @router.post("/twilio/queue-result", dependencies=[Depends(verify_twilio_signature)])
-async def queue_result(request: Request) -> Response:
+async def queue_result(request: Request, db: DatabaseDep, bus: BusDep) -> Response:
     """Enqueue action: the caller left the queue (bridged to an agent, hung up, error…)."""
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
@@ -96,10 +97,10 @@ async def queue_result(request: Request) -> Response:
         return Response("missing CallSid or QueueResult", status_code=400)
     if result not in handoffs.QUEUE_RESULTS:
         logger.warning("unknown QueueResult {!r} for call {}", result, call_sid)
-    known = await run_in_threadpool(handoffs.record_queue_result, request.app.state.db, call_sid, result,
+    known = await run_in_threadpool(handoffs.record_queue_result, db, call_sid, result,
                                     queue_time)
     if known:
-        await request.app.state.bus.publish("call.updated", {"call_sid": call_sid, "queue_result": result})
+        await bus.publish("call.updated", {"call_sid": call_sid, "queue_result": result})
     else:
         logger.warning("queue result for an unknown call {}", call_sid)
     response = VoiceResponse()
@@ -111,14 +112,14 @@ async def queue_result(request: Request) -> Response:
 
 
 @router.post("/twilio/agent", dependencies=[Depends(verify_twilio_signature)])
-async def agent_phone(request: Request) -> Response:
+async def agent_phone(request: Request, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     """TwiML for an agent's phone line: take the next caller of a queue (``?queue=accueil``)."""
     form = await request.form()
-    queue = str(form.get("queue") or request.query_params.get("queue") or _default_queue(request))
+    queue = str(form.get("queue") or request.query_params.get("queue") or _default_queue(runtime))
     agent = str(form.get("agent") or request.query_params.get("agent") or "")
     if not QUEUE_NAME.match(queue):
         return Response("invalid queue name", status_code=400)
-    whisper = absolute(request.app.state.settings.public_url, "/twilio/whisper")
+    whisper = absolute(settings.public_url, "/twilio/whisper")
     if agent and AGENT_NAME.match(agent):
         whisper += f"?agent={agent}"
     response = VoiceResponse()
@@ -129,14 +130,13 @@ async def agent_phone(request: Request) -> Response:
 
 
 @router.post("/twilio/whisper", dependencies=[Depends(verify_twilio_signature)])
-async def whisper(request: Request) -> Response:
+async def whisper(request: Request, db: DatabaseDep, bus: BusDep) -> Response:
     """Played to the agent just before the bridge: who is calling about what, how long they waited."""
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
     queue_time = _int(form.get("QueueTime"))
     agent = request.query_params.get("agent") or ""
     agent = agent if AGENT_NAME.match(agent or "") else "téléphone"
-    db = request.app.state.db
     view = await run_in_threadpool(handoffs.get_handoff, db, call_sid) if call_sid else None
     response = VoiceResponse()
     if view is None:
@@ -147,6 +147,6 @@ async def whisper(request: Request) -> Response:
         queue_time = int(view.wait_secs(datetime.now(UTC)) or 0)
     result = await run_in_threadpool(handoffs.take_call, db, call_sid, agent)
     if result.newly_taken:
-        await request.app.state.bus.publish("call.taken", {"call_sid": call_sid, "by": agent})
+        await bus.publish("call.taken", {"call_sid": call_sid, "by": agent})
     response.say(f"Appel transféré : {view.subject}, {minutes_phrase(queue_time)}.", language=LANGUAGE)
     return xml(str(response))

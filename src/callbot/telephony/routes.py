@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketD
 from loguru import logger
 from sqlalchemy import select
 
+from callbot.app_deps import BusDep, RuntimeDep, SettingsDep
 from callbot.store.calls import hash_number, mask_number
 from callbot.store.models import Call, CallEvent
 from callbot.telephony import twiml
@@ -29,13 +30,11 @@ def xml(body: str) -> Response:
 
 
 @router.post("/twilio/voice", dependencies=[Depends(verify_twilio_signature)])
-async def incoming_call(request: Request) -> Response:
+async def incoming_call(request: Request, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
     caller = str(form.get("From") or "")
     called = str(form.get("To") or "")
-    settings = request.app.state.settings
-    runtime = request.app.state.runtime
     if not call_sid:
         return Response("missing CallSid", status_code=400)
 
@@ -57,12 +56,10 @@ async def incoming_call(request: Request) -> Response:
 
 
 @router.post("/twilio/after-stream", dependencies=[Depends(verify_twilio_signature)])
-async def after_stream(request: Request) -> Response:
+async def after_stream(request: Request, settings: SettingsDep, runtime: RuntimeDep, bus: BusDep) -> Response:
     """The <Connect action>: the stream is over and the caller is still on the line."""
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
-    settings = request.app.state.settings
-    runtime = request.app.state.runtime
 
     def decide() -> tuple[str, str | None, str | None]:
         with runtime.db.session() as s:
@@ -88,7 +85,7 @@ async def after_stream(request: Request) -> Response:
 
     verb, target, sid = await asyncio.to_thread(decide)
     if verb == "queue":
-        await request.app.state.bus.publish("call.queued", {"call_sid": sid, "queue": target})
+        await bus.publish("call.queued", {"call_sid": sid, "queue": target})
         return xml(twiml.enqueue(settings.public_url, target))
     if verb == "dial":
         return xml(twiml.dial(target))
@@ -121,13 +118,12 @@ async def read_handshake(ws: WebSocket) -> dict:
 
 
 @router.websocket("/twilio/media")
-async def media_socket(ws: WebSocket) -> None:
+async def media_socket(ws: WebSocket, runtime: RuntimeDep, bus: BusDep) -> None:
     from callbot.pipeline.call_session import run_call
     from callbot.pipeline.playback import PlaybackMarks
     from callbot.telephony.serializer import TolerantTwilioSerializer
 
     await ws.accept()
-    runtime = ws.app.state.runtime
     try:
         start = await read_handshake(ws)
     except (ValueError, TimeoutError) as e:
@@ -148,7 +144,7 @@ async def media_socket(ws: WebSocket) -> None:
         await ws.close(code=1011, reason="speech models not loaded")
         return
     serializer = TolerantTwilioSerializer(start["streamSid"], call_sid)
-    await run_call(ws, runtime=runtime, bus=ws.app.state.bus, serializer=serializer,
+    await run_call(ws, runtime=runtime, bus=bus, serializer=serializer,
                    marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
                    call_sid=call_sid, stream_sid=start["streamSid"],
                    caller=params.get("caller"), called=params.get("called"))

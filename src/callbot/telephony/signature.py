@@ -6,6 +6,8 @@ from fastapi import HTTPException, Request
 from loguru import logger
 from twilio.request_validator import RequestValidator
 
+from callbot.app_deps import SettingsDep
+
 
 def public_url_for(request: Request, public_base: str) -> str:
     """The URL Twilio signed: our public base + the path and query it requested."""
@@ -15,9 +17,8 @@ def public_url_for(request: Request, public_base: str) -> str:
     return url
 
 
-async def verify_twilio_signature(request: Request) -> None:
+async def verify_twilio_signature(request: Request, settings: SettingsDep) -> None:
     """FastAPI dependency: 403 unless the request carries Twilio's signature for our public URL."""
-    settings = request.app.state.settings
     token = settings.twilio_auth_token
     if not token:
         return

@@ -19,30 +19,20 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
-from callbot.config import Settings
-from callbot.runtime import Runtime
-from callbot.store.bus import EventBus
-from callbot.store.db import Database
+from callbot.app_deps import (
+    BusDep,
+    DatabaseDep,
+    RuntimeDep,
+    SettingsDep,
+    get_bus,
+    get_db,
+    get_runtime,
+    get_settings,
+)
 from callbot.web.accounts import Account, get_account
 from callbot.web.session import read_session
 
 ROLE_ADMITS = {"agent": {"agent", "manager"}, "manager": {"manager"}}
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-def get_db(request: Request) -> Database:
-    return request.app.state.db
-
-
-def get_bus(request: Request) -> EventBus:
-    return request.app.state.bus
 
 
 def demo_models(request: Request) -> bool:
@@ -51,10 +41,6 @@ def demo_models(request: Request) -> bool:
     return getattr(runtime, "models", None) == "demo"
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
-BusDep = Annotated[EventBus, Depends(get_bus)]
 
 
 def _is_api_request(request: Request) -> bool:
@@ -124,3 +110,7 @@ def require_role(role: str) -> Callable[..., Account]:
 
 AgentUser = Annotated[Account, Depends(require_role("agent"))]
 ManagerUser = Annotated[Account, Depends(require_role("manager"))]
+
+
+__all__ = ["AgentUser", "BusDep", "CurrentUser", "DatabaseDep", "ManagerUser", "OptionalUser", "RuntimeDep",
+           "SettingsDep", "demo_models", "get_bus", "get_db", "get_runtime", "get_settings", "require_role"]
