@@ -133,6 +133,18 @@ def test_no_import_cycle_between_rooms() -> None:
     assert not cycles, "import cycles between rooms:\n" + "\n".join(sorted(set(cycles)))
 
 
+def test_no_room_imports_another_rooms_private_names() -> None:
+    bad = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("callbot."):
+                if room_of(node.module) == room_of(name):
+                    continue
+                bad += [f"{name} imports {node.module}.{a.name}" for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("room", sorted(FORBIDDEN_PACKAGES))
 def test_rooms_keep_out_of_other_trades(room: str) -> None:
     bad = []
