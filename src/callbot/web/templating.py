@@ -4,7 +4,7 @@ Every template gets, through a context processor: ``current_user`` (a
 :class:`callbot.web.accounts.Account` or None), ``csrf_token`` (put it in every POST form as a
 hidden ``csrf_token`` field), ``vendor_js`` (whether the npm-installed htmx files are there) and
 ``demo_models`` (the server runs on the test models: ``base.html`` shows a banner).
-Filters: ``paris`` (aware datetime → "23/11/2026 17:05" in Europe/Paris), ``paris_time``
+Filters: ``local_datetime`` (aware datetime → "23/11/2026 17:05" in the commune's time zone), ``local_time``
 ("17:05"), ``duree`` (seconds → "2 min 05 s").
 """
 
@@ -27,7 +27,7 @@ VENDOR_DIR = STATIC_DIR / "vendor"
 LOCAL_TZ = local_tz()  # the commune's (flows/), read once at import
 
 
-def to_paris(value: datetime | None) -> datetime | None:
+def to_local(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive datetimes: they are stored as UTC.
@@ -37,13 +37,13 @@ def to_paris(value: datetime | None) -> datetime | None:
     return value.astimezone(LOCAL_TZ)
 
 
-def paris(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    local = to_paris(value)
+def local_datetime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    local = to_local(value)
     return local.strftime(fmt) if local else ""
 
 
-def paris_time(value: datetime | None) -> str:
-    return paris(value, "%H:%M")
+def local_time(value: datetime | None) -> str:
+    return local_datetime(value, "%H:%M")
 
 
 def duree(seconds: float | int | None) -> str:
@@ -74,7 +74,7 @@ def _auth_context(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_auth_context])
-templates.env.filters["paris"] = paris
-templates.env.filters["paris_time"] = paris_time
+templates.env.filters["local_datetime"] = local_datetime
+templates.env.filters["local_time"] = local_time
 templates.env.filters["duree"] = duree
 templates.env.globals["vendor_available"] = vendor_available
