@@ -25,34 +25,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
+from bench_support import fresh_database, timed_get
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 AGENT, PASSWORD = "bench", "bench-password-123"
 COLLEAGUES = ("alice", "bruno", "chloe", "david")
 TARGET_MS = 300.0
 
-
-def fresh_database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
-    if backend == "sqlite":
-        path = tmp / f"console-{uuid.uuid4().hex[:6]}.db"
-        return f"sqlite:///{path}", lambda: [p.unlink(missing_ok=True) for p in tmp.glob(path.name + "*")]
-    name = f"callbot_consolebench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
 def top_up_callbacks(db, target: int) -> int:  # noqa: ANN001
@@ -116,14 +99,6 @@ def log_in(client: httpx.Client) -> None:
         raise RuntimeError("login failed")
 
 
-def timed_get(client: httpx.Client, path: str) -> float:
-    t0 = time.perf_counter()
-    response = client.get(path)
-    ms = (time.perf_counter() - t0) * 1000
-    if response.status_code != 200:
-        raise RuntimeError(f"{path}: HTTP {response.status_code}")
-    return ms
-
 
 def pages(call_sid: str, oldest_day: str, newest_day: str) -> dict[str, str]:
     return {
@@ -155,7 +130,7 @@ def bench_one(backend: str, calls: int, callbacks: int, runs: int, tmp: Path) ->
     from callbot.store.models import Call
     from callbot.web.accounts import create_user
 
-    url, drop = fresh_database(backend, tmp)
+    url, drop = fresh_database(backend, tmp, "consolebench")
     try:
         db = Database(url)
         db.migrate()

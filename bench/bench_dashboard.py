@@ -18,14 +18,11 @@ import re
 import statistics
 import sys
 import tempfile
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
+from bench_support import fresh_database, timed_get
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The filters: the seed's busiest service and one of its topics (a manager's usual questions).
 FILTERS = {"": "", "service": "&service=%C3%89tat+civil", "topic": "&sujet=identite"}
 FILTERS["both"] = FILTERS["service"] + FILTERS["topic"]
@@ -33,28 +30,6 @@ NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 PASSWORD = "bench-password-123"
 
 
-def fresh_database(backend: str, tmp: Path) -> tuple[str, callable]:
-    if backend == "sqlite":
-        path = tmp / f"bench-{uuid.uuid4().hex[:6]}.db"
-        return f"sqlite:///{path}", lambda: [p.unlink(missing_ok=True) for p in tmp.glob(path.name + "*")]
-    name = f"callbot_dashbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
-
-
-def timed_get(client, url: str) -> float:  # noqa: ANN001
-    t0 = time.perf_counter()
-    r = client.get(url)
-    ms = (time.perf_counter() - t0) * 1000
-    if r.status_code != 200:
-        raise RuntimeError(f"{url}: HTTP {r.status_code}")
-    return ms
 
 
 def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
@@ -66,7 +41,7 @@ def bench_one(backend: str, size: int, runs: int, tmp: Path) -> dict:
     from callbot.store.db import Database
     from callbot.web.accounts import create_user
 
-    url, drop = fresh_database(backend, tmp)
+    url, drop = fresh_database(backend, tmp, "dashbench")
     try:
         db = Database(url)
         db.migrate()

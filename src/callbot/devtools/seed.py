@@ -62,8 +62,11 @@ CALL_COLUMNS = ("id", "call_sid", "caller_hash", "caller_masked", "called_number
 TURN_COLUMNS = ("id", "call_id", "seq", "speaker", "text", "at", "intent", "topic", "confidence", "action",
                 "fallback_reason", "response_ms", "asr_ms", "via_dtmf")
 CALLBACK_COLUMNS = ("id", "call_id", "created_at", "number", "reason", "topic", "status", "synthetic")
-CALLBACK_STATUSES = tuple(status.value for status in (
-    CallbackStatus.TODO, CallbackStatus.DONE, CallbackStatus.UNREACHABLE, CallbackStatus.CLOSED))
+# How seeded callback requests stand: most called back, some still to do.
+CALLBACK_STATUS_WEIGHTS = {CallbackStatus.TODO: 3, CallbackStatus.DONE: 6, CallbackStatus.UNREACHABLE: 1,
+                           CallbackStatus.CLOSED: 1}
+_STATUSES = [s.value for s in CALLBACK_STATUS_WEIGHTS]
+_STATUS_WEIGHTS = list(CALLBACK_STATUS_WEIGHTS.values())
 # The longest a seeded call's turns run after its start (6 s greeting, up to 6 turns of 4-10 s).
 TURNS_SPAN = timedelta(seconds=70)
 LOCAL_TZ = local_tz()
@@ -232,7 +235,7 @@ def generate(
             response_ms=round(max(200.0, rng.gauss(700, 160)), 1), asr_ms=round(rng.gauss(110, 25), 1))
         yield "turns", turn("bot", BOT_TRANSFER if outcome == Outcome.TRANSFERRED else BOT_ANSWER)
         if outcome == Outcome.CALLBACK:
-            status = rng.choices(CALLBACK_STATUSES, (3, 6, 1, 1))[0]
+            status = rng.choices(_STATUSES, _STATUS_WEIGHTS)[0]
             yield "callbacks", (cb_id, cid, ended, f"+3363998{rng.randrange(10000):04d}",
                                 f"Rappel synthétique : {topic}", topic, status, True)
             cb_id += 1

@@ -144,11 +144,6 @@ class Settings(Strict):
         return v
 
 
-class TransferTarget(Strict):
-    service: str
-    kind: Literal["queue", "dial"] | None = None
-
-
 class Transfers(Strict):
     default: str = "mairie"
     topics: dict[str, str] = Field(default_factory=dict)

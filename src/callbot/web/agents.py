@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from callbot.app_deps import BusDep, DatabaseDep
 from callbot.store import callbacks as cbstore
 from callbot.store import handoffs
 from callbot.store.db import Database
 from callbot.vocabulary import topic_labels
 from callbot.web import callbacks
-from callbot.web.deps import AgentUser, BusDep, DatabaseDep
+from callbot.web.deps import AgentUser
 from callbot.web.listing import PAGE_SIZE, page_links, page_number
 from callbot.web.session import csrf_token_for, verify_csrf
 from callbot.web.templating import templates

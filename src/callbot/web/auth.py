@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from callbot.app_deps import DatabaseDep
 from callbot.web.accounts import Account, authenticate
-from callbot.web.deps import DatabaseDep, OptionalUser
+from callbot.web.deps import OptionalUser
 from callbot.web.session import SESSION_COOKIE, csrf_matches, new_session, save_session, verify_csrf
 from callbot.web.templating import templates
 

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from callbot.app_deps import BusDep, DatabaseDep
 from callbot.store import callbacks as cbstore
 from callbot.vocabulary import CallbackStatus, topic_labels
 from callbot.web.accounts import list_users
-from callbot.web.deps import AgentUser, BusDep, DatabaseDep
+from callbot.web.deps import AgentUser
 from callbot.web.listing import PAGE_SIZE, page_links, page_number, sort_headers, url
 from callbot.web.session import verify_csrf
 from callbot.web.templating import templates

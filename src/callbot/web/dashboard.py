@@ -17,12 +17,13 @@ from callbot.analytics import figures as st
 from callbot.analytics.exports import yaml_snippet
 from callbot.analytics.periods import Period, local_day
 from callbot.analytics.utterances import unrecognised
+from callbot.app_deps import DatabaseDep, SettingsDep
 from callbot.config import Settings
 from callbot.store.db import Database
 from callbot.vocabulary import topic_ids
 from callbot.web import dashboard_charts as charts
 from callbot.web.dashboard_tables import TABLES
-from callbot.web.deps import DatabaseDep, ManagerUser, SettingsDep
+from callbot.web.deps import ManagerUser
 from callbot.web.templating import templates
 
 router = APIRouter()

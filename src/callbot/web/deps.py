@@ -3,7 +3,8 @@
 Routes write ``db: DatabaseDep`` or ``user: AgentUser`` instead of reading ``request.app.state``:
 the signature says what the page uses, and tests can override one dependency at a time.
 
-- ``SettingsDep``, ``RuntimeDep``, ``DatabaseDep``, ``BusDep``: what the app loaded at start-up.
+- ``SettingsDep``, ``RuntimeDep``, ``DatabaseDep``, ``BusDep`` (what the app loaded at start-up)
+  live in ``callbot.app_deps``, shared with the Twilio routes.
 - ``OptionalUser``: the logged-in account or None.
 - ``CurrentUser``: the logged-in account; anonymous page requests are redirected (303) to
   ``/login?next=…``, API-style requests (htmx, Server-Sent Events, JSON, ``/api/``) get 401.
@@ -19,16 +20,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
-from callbot.app_deps import (
-    BusDep,
-    DatabaseDep,
-    RuntimeDep,
-    SettingsDep,
-    get_bus,
-    get_db,
-    get_runtime,
-    get_settings,
-)
+from callbot.app_deps import DatabaseDep
 from callbot.web.accounts import Account, get_account
 from callbot.web.session import read_session
 
@@ -111,6 +103,3 @@ def require_role(role: str) -> Callable[..., Account]:
 AgentUser = Annotated[Account, Depends(require_role("agent"))]
 ManagerUser = Annotated[Account, Depends(require_role("manager"))]
 
-
-__all__ = ["AgentUser", "BusDep", "CurrentUser", "DatabaseDep", "ManagerUser", "OptionalUser", "RuntimeDep",
-           "SettingsDep", "demo_models", "get_bus", "get_db", "get_runtime", "get_settings", "require_role"]

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from callbot.runtime import DEMO_MODELS_NOTICE
 from callbot.vocabulary import local_tz
 from callbot.web.deps import demo_models
 from callbot.web.session import csrf_token_for
@@ -70,6 +71,7 @@ def _auth_context(request: Request) -> dict[str, Any]:
         "csrf_token": csrf_token_for(request),
         "vendor_js": vendor_available("htmx.min.js"),
         "demo_models": demo_models(request),
+        "demo_notice": DEMO_MODELS_NOTICE,
     }
 
 
