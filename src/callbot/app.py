@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
     app = FastAPI(title="callbot", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.ready = False
+    from callbot.web.security_headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders, public_url=settings.public_url)  # CSP, frames, HSTS (https)
     STATIC.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTERS:

@@ -60,6 +60,10 @@ from callbot.web.users_cli import users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")
 
+from callbot.store.audit_cli import register as register_audit  # noqa: E402
+
+register_audit(app)
+
 from callbot.dialog.nlu_cli import register as register_nlu  # noqa: E402
 
 register_nlu(app)

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
     retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
+    # Console logins (web/throttle.py): failures allowed before an account or an address is slowed
+    # down (each further failure doubles the wait, up to the cap), and concurrent argon2 checks.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_ip_free_failures: int = Field(default=30, ge=1)
+    login_lock_secs: float = Field(default=30, gt=0)
+    login_lock_max_secs: float = Field(default=900, gt=0)
+    login_concurrent_checks: int = Field(default=2, ge=1, le=64)
     # Turn-taking on the line (speech/turns.py): silence before the VAD reports a pause, and the
     # silence after which a sentence the turn model hears as unfinished still ends the turn.
     vad_stop_secs: float | None = Field(default=None, gt=0, le=2)

@@ -92,7 +92,7 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture
 def client(console_app: object) -> TestClient:
     """A fresh browser (its own cookies) on the shared app. Tests use their own CallSids."""
-    return TestClient(console_app, base_url="http://testserver")
+    return TestClient(console_app, base_url="https://testserver")
 
 
 @dataclass

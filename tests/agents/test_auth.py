@@ -69,7 +69,7 @@ def test_post_without_or_with_a_wrong_csrf_token_changes_nothing(client: TestCli
 
 def test_an_agent_cannot_take_a_call_a_colleague_already_took(client: TestClient, console_app) -> None:  # noqa: ANN001
     transferred_call(client.app.state.db, "CAtwice")
-    colleague = TestClient(console_app, base_url="http://testserver")
+    colleague = TestClient(console_app, base_url="https://testserver")
     create_user(client.app.state.db, "gisele", "motdepasse-gisele", "agent")
     colleague_token = login(colleague, ("gisele", "motdepasse-gisele"))
     colleague.post("/agents/calls/CAtwice/take", data={"csrf_token": colleague_token})

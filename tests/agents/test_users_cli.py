@@ -44,7 +44,8 @@ def test_add_list_passwd_then_log_in(db_url: str, tmp_path: Path) -> None:
     assert changed.exit_code == 0, changed.output
     from callbot.app import create_app
 
-    with TestClient(create_app(make_settings(tmp_path, database_url=db_url), speech=False)) as client:
+    with TestClient(create_app(make_settings(tmp_path, database_url=db_url), speech=False),
+                    base_url="https://testserver") as client:
         assert can_log_in(client, "claire", "second-secret")
         assert not can_log_in(client, "claire", "premier-secret")
 

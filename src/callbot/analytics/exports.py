@@ -1,7 +1,7 @@
-"""The figures as files: JSON for `callbot stats --json`, YAML examples for flows/.
+"""The figures as files: JSON for `callbot stats --json`, YAML examples for flows/, CSV cells.
 
 (The dashboard's CSV exports are written by web/dashboard_tables.py: one table definition serves
-the HTML table, its sort links and its CSV file.)
+the HTML table, its sort links and its CSV file; each text cell goes through `csv_cell`.)
 """
 
 from __future__ import annotations
@@ -11,6 +11,18 @@ import yaml
 from callbot.analytics.figures import WEEKDAYS, Figures
 from callbot.analytics.histograms import Distribution
 from callbot.analytics.utterances import UtteranceGroup
+
+# A spreadsheet runs a cell starting with these as a formula ("=HYPERLINK(…)", "@SUM(…)", "+cmd|…"):
+# callers' words are untrusted text (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell that a spreadsheet would read as a formula gets a leading apostrophe; numbers
+    (negative trends included) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def yaml_snippet(groups: list[UtteranceGroup], intent: str | None = None) -> str:

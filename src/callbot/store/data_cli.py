@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from callbot.config import get_settings, server_secret
+from callbot.store.audit import cli_actor, record
 from callbot.store.db import Database
 from callbot.store.retention import erase_caller, purge_older_than
 
@@ -16,6 +17,7 @@ def purge(days: int | None = typer.Option(None, help="keep this many days (CALLB
     db.migrate()
     keep = days or settings.retention_days
     erased = purge_older_than(db, keep)
+    record(db, cli_actor(), "data.purged", f"{keep} jours", calls=erased.calls, callbacks=erased.callbacks)
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
                f"de plus de {keep} jours supprimés")
 
@@ -26,4 +28,5 @@ def erase(number: str = typer.Argument(..., help="the resident's number, as Twil
     db = Database(settings.database_url)
     db.migrate()
     erased = erase_caller(db, server_secret(settings), number.strip())
+    record(db, cli_actor(), "data.erased", None, calls=erased.calls, callbacks=erased.callbacks)
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel supprimés pour ce numéro")

@@ -185,3 +185,29 @@ class DailyUtterance(_DayKey, Base):
     confidence_n: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_daily_utterances_key", "service", "topic", "day"),)
+
+
+class ConsoleSession(Base):
+    """One logged-in console session (0008_audit_log): the cookie carries a random token, the table
+    its hash. Logout deletes the row; a password change or a disabled account deletes them all."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditEntry(Base):
+    """Who did what to personal data (0008_audit_log): store/audit.py writes and reads it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)

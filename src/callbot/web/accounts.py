@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from callbot.store.db import Database
 from callbot.store.models import User
+from callbot.store.sessions import close_all
 
 ROLES = ("agent", "manager")
 MIN_PASSWORD_LENGTH = 8
@@ -85,6 +86,7 @@ def set_password(db: Database, username: str, password: str) -> Account:
         if user is None:
             raise AccountError(f"Utilisateur « {username} » introuvable.")
         user.password_hash = _hasher.hash(password)
+        close_all(s, user.id)  # every open session of this account ends now
         return _account(user)
 
 
@@ -123,4 +125,6 @@ def set_active(db: Database, username: str, active: bool) -> Account:
         if user is None:
             raise AccountError(f"Utilisateur « {username} » introuvable.")
         user.active = active
+        if not active:
+            close_all(s, user.id)
         return _account(user)

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 
 from callbot.app_deps import BusDep, DatabaseDep
+from callbot.store import audit, handoffs
 from callbot.store import callbacks as cbstore
-from callbot.store import handoffs
 from callbot.store.db import Database
 from callbot.vocabulary import topic_labels
 from callbot.web import callbacks
@@ -141,6 +141,8 @@ async def take(call_sid: str, db: DatabaseDep, bus: BusDep, user: AgentUser) -> 
     result = await run_in_threadpool(handoffs.take_call, db, call_sid, user.username)
     if not result.found:
         raise HTTPException(status_code=404, detail="Appel introuvable.")
+    if result.newly_taken:  # the taker's page shows the transcript
+        await run_in_threadpool(audit.record, db, user.username, "call.taken", call_sid)
     if result.newly_taken:
         await bus.publish("call.taken", {"call_sid": call_sid, "by": user.username})
         return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
@@ -166,6 +168,7 @@ def call_detail(request: Request, call_sid: str, db: DatabaseDep, user: AgentUse
     view = handoffs.get_handoff(db, call_sid)
     if view is None:
         raise HTTPException(status_code=404, detail="Appel introuvable.")
+    audit.record(db, user.username, "call.viewed", call_sid)
     return _render(request, "call.html", {"active": "history", "call": view, "now": _now()})
 
 

@@ -3,17 +3,45 @@ current user and role checks in ``callbot.web.deps``."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from callbot.app_deps import DatabaseDep
+from callbot.store import audit
+from callbot.store.sessions import close_session, open_session
 from callbot.web.accounts import Account, authenticate
 from callbot.web.deps import OptionalUser
-from callbot.web.session import SESSION_COOKIE, csrf_matches, new_session, save_session, verify_csrf
+from callbot.web.session import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_SECS,
+    csrf_matches,
+    new_session,
+    read_session,
+    save_session,
+    verify_csrf,
+)
 from callbot.web.templating import templates
+from callbot.web.throttle import LoginBusy, LoginThrottle, bounded, wait_message
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+BUSY_MESSAGE = "Le serveur reçoit beaucoup de connexions en ce moment : réessayez dans un instant."
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """This process's login throttle, built from the settings on first use."""
+    state = request.app.state
+    throttle = getattr(state, "login_throttle", None)
+    if throttle is None:
+        s = state.settings
+        throttle = LoginThrottle(free=s.login_free_failures, ip_free=s.login_ip_free_failures,
+                                 lock_secs=s.login_lock_secs, lock_max_secs=s.login_lock_max_secs,
+                                 concurrent=s.login_concurrent_checks)
+        state.login_throttle = throttle
+    return throttle
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -30,11 +58,12 @@ def _safe_next(value: str | None) -> str | None:
 
 
 def _login_page(request: Request, *, error: str | None = None, info: str | None = None,
-                next_url: str | None = None, username: str = "", status_code: int = 200) -> Response:
+                next_url: str | None = None, username: str = "", status_code: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
     response = templates.TemplateResponse(
         request, "login.html",
         {"error": error, "info": info, "next_url": next_url or "", "username": username},
-        status_code=status_code,
+        status_code=status_code, headers=headers,
     )
     save_session(request, response)
     return response
@@ -61,12 +90,31 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
     if not csrf_matches(request, csrf_token):
         return _login_page(request, error="La page de connexion a expiré : veuillez réessayer.",
                            next_url=next_url, username=username, status_code=403)
-    account = await run_in_threadpool(authenticate, db, username, password)
+    throttle = login_throttle(request)
+    account_key = throttle.account_key(username)
+    address_key = throttle.address_key(request.client.host if request.client else "?")
+    wait = throttle.retry_after(account_key, address_key)
+    if wait > 0:  # refused before any password check: a brute force costs no argon2 work
+        return _login_page(request, error=wait_message(wait), next_url=next_url, username=username,
+                           status_code=429, headers={"Retry-After": str(int(wait) + 1)})
+    try:
+        account = await bounded(throttle, lambda: run_in_threadpool(authenticate, db, username, password))
+    except LoginBusy:
+        return _login_page(request, error=BUSY_MESSAGE, next_url=next_url, username=username,
+                           status_code=503, headers={"Retry-After": "5"})
     if account is None:
+        throttle.failed(account_key, address_key)
+        locked = throttle.retry_after(account_key, address_key)
+        if locked > 0:
+            log.warning("console login locked for %.0f s after repeated failures", locked)
+            await run_in_threadpool(audit.record, db, username.strip()[:80] or "?", "login.locked",
+                                    address_key.removeprefix("ip:"), seconds=round(locked))
         return _login_page(request, error="Identifiant ou mot de passe incorrect.", next_url=next_url,
                            username=username, status_code=401)
+    throttle.succeeded(account_key)
+    sid = await run_in_threadpool(open_session, db, account.id, SESSION_MAX_AGE_SECS)
     # A fresh session (and CSRF token) on login: nothing from the anonymous one is kept.
-    new_session(request, account)
+    new_session(request, account, sid)
     request.state.user = account
     response = RedirectResponse(next_url or home_for(account), status_code=303)
     save_session(request, response)
@@ -74,7 +122,11 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-def logout() -> Response:
+def logout(request: Request, db: DatabaseDep) -> Response:
+    """End the session on the server too: a copy of the cookie opens nothing afterwards."""
+    sid = read_session(request).get("sid")
+    if isinstance(sid, str):
+        close_session(db, sid)
     response = RedirectResponse("/login?bye=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from callbot.app_deps import BusDep, DatabaseDep
+from callbot.store import audit
 from callbot.store import callbacks as cbstore
 from callbot.vocabulary import CallbackStatus, topic_labels
 from callbot.web.accounts import list_users
@@ -116,6 +117,9 @@ async def update_callback(callback_id: int, db: DatabaseDep, bus: BusDep, user: 
                                 assigned_to=assignee, clear_assignment=not assignee)
     except cbstore.CallbackError as error:
         raise HTTPException(status_code=400, detail=str(error)) from error
+    # The notes may hold personal words: the audit says who changed what, not the text.
+    await run_in_threadpool(audit.record, db, user.username, "callback.updated", str(callback_id),
+                            status=status, assigned_to=assignee or None, notes_chars=len(notes))
     await bus.publish("callback.updated", {"id": callback_id, "status": status, "by": user.username})
     return RedirectResponse(_back_to_list(back, callback_id), status_code=303)
 

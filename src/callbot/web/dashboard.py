@@ -19,14 +19,17 @@ from callbot.analytics.periods import Period, local_day
 from callbot.analytics.utterances import unrecognised
 from callbot.app_deps import DatabaseDep, SettingsDep
 from callbot.config import Settings
+from callbot.store import audit
 from callbot.store.db import Database
 from callbot.vocabulary import topic_ids
+from callbot.web import audit_page
 from callbot.web import dashboard_charts as charts
 from callbot.web.dashboard_tables import TABLES
 from callbot.web.deps import ManagerUser
 from callbot.web.templating import templates
 
 router = APIRouter()
+router.include_router(audit_page.router)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 
@@ -132,6 +135,11 @@ def dashboard(request: Request, db: DatabaseDep, settings: SettingsDep, user: Ma
     return templates.TemplateResponse(request, "dashboard.html", ctx, status_code=400 if q.error else 200)
 
 
+def _audit_filters(period: Period) -> dict[str, object]:
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(),
+            "services": list(period.services), "topics": list(period.topics)}
+
+
 def _presets(today: date, period: Period) -> list[tuple[str, str]]:
     out = []
     for label, days in (("7 derniers jours", 7), ("30 derniers jours", 30), ("12 derniers mois", 365)):
@@ -154,6 +162,7 @@ def export_csv(name: str, request: Request, db: DatabaseDep, settings: SettingsD
     q = parse_query(request, today)
     body = "\ufeff" + table.csv(_figures(db, q.period, today))  # BOM: Excel opens UTF-8 French correctly
     filename = f"callbot-{name}-{q.period.start}-{q.period.end}.csv"
+    audit.record(db, user.username, "export.csv", filename, **_audit_filters(q.period))
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -174,6 +183,8 @@ def export_yaml(request: Request, db: DatabaseDep, settings: SettingsDep, user: 
         groups = [g for i, g in enumerate(groups, 1) if i in picked]
     intent = (request.query_params.get("intention") or "").strip() or None
     body = yaml_snippet(groups, intent)
+    audit.record(db, user.username, "export.yaml", "callbot-exemples.yaml", groups=len(groups),
+                 **_audit_filters(q.period))
     return Response(
         body,
         media_type="application/yaml; charset=utf-8",

@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from callbot.analytics.exports import csv_cell
 from callbot.analytics.figures import OUTCOME_LABELS, REASON_LABELS, WEEKDAYS, Figures
 
 
@@ -52,7 +53,8 @@ class Table:
         for row in self.rows(f):
             w.writerow(
                 [
-                    "" if v is None else (f"{v:.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else v)
+                    "" if v is None
+                    else (f"{v:.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else csv_cell(v))
                     for v in row
                 ]
             )

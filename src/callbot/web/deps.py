@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from callbot.app_deps import DatabaseDep
+from callbot.store.sessions import session_user
 from callbot.web.accounts import Account, get_account
 from callbot.web.session import read_session
 
@@ -31,8 +32,6 @@ def demo_models(request: Request) -> bool:
     """Whether the server runs on the package-shipped test models (every page then says so)."""
     runtime = getattr(request.app.state, "runtime", None)
     return getattr(runtime, "models", None) == "demo"
-
-
 
 
 def _is_api_request(request: Request) -> bool:
@@ -58,13 +57,14 @@ def _login_redirect(request: Request) -> HTTPException:
 
 
 def optional_user(request: Request, db: DatabaseDep) -> Account | None:
-    """The logged-in user, or None. Checks the account still exists, is active, same password."""
+    """The logged-in user, or None. Checks the server-side session is still open (not logged out
+    nor revoked) and the account still exists, is active, same password."""
     if hasattr(request.state, "user"):
         return request.state.user
     session = read_session(request)
     user = None
-    uid = session.get("uid")
-    if isinstance(uid, int):
+    uid, sid = session.get("uid"), session.get("sid")
+    if isinstance(uid, int) and isinstance(sid, str) and session_user(db, sid) == uid:
         account = get_account(db, uid)
         if account is not None and account.active and account.password_version == session.get("pv"):
             user = account

@@ -4,8 +4,10 @@ Kept apart from ``callbot.web.auth`` (login pages, role checks) so that templati
 template its CSRF token without importing the login pages that render templates.
 
 - ``read_session(request)``: the verified session data ({} when absent, tampered with or expired).
-- ``new_session(request, account)`` / ``save_session(request, response)``: start a session (fresh
-  CSRF token) and write the cookie when the request changed it.
+- ``new_session(request, account, sid)`` / ``save_session(request, response)``: start a session
+  (fresh CSRF token; `sid` is the server-side session's token, store/sessions.py) and write the
+  cookie when the request changed it. The cookie is ``Secure`` whenever CALLBOT_PUBLIC_URL is https
+  (behind a TLS proxy the request itself arrives over plain http).
 - ``csrf_token_for(request)``: this visitor's token, creating an anonymous session if needed.
 - ``verify_csrf``: dependency for every POST form (hidden field ``csrf_token``, or header
   ``X-CSRF-Token`` for scripts).
@@ -64,11 +66,12 @@ def read_session(request: Request) -> dict[str, Any]:
     return data
 
 
-def new_session(request: Request, account: SessionAccount | None) -> dict[str, Any]:
-    """A fresh session (new CSRF token) for `account`, or an anonymous one; saved by `save_session`."""
+def new_session(request: Request, account: SessionAccount | None, sid: str | None = None) -> dict[str, Any]:
+    """A fresh session (new CSRF token) for `account` and its server-side token `sid`, or an anonymous
+    one; saved by `save_session`."""
     data: dict[str, Any] = {"csrf": secrets.token_urlsafe(32)}
     if account is not None:
-        data.update(uid=account.id, pv=account.password_version)
+        data.update(uid=account.id, pv=account.password_version, sid=sid)
     request.state.session = data
     request.state.session_dirty = True
     return data
@@ -80,7 +83,13 @@ def save_session(request: Request, response: Response) -> None:
         return
     value = _signer(request).dumps(request.state.session)
     response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_MAX_AGE_SECS, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", path="/")
+                        samesite="lax", secure=cookie_secure(request), path="/")
+
+
+def cookie_secure(request: Request) -> bool:
+    """Secure cookies when the public address is https, or the request came over https."""
+    public_url = str(getattr(request.app.state.settings, "public_url", ""))
+    return public_url.startswith("https://") or request.url.scheme == "https"
 
 
 def csrf_token_for(request: Request) -> str:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import typer
 
+from callbot.store.audit import cli_actor, record
 from callbot.web.accounts import ROLES, AccountError, create_user, list_users, set_active, set_password
 
 users_app = typer.Typer(help="Comptes de la console : agents et responsables.", no_args_is_help=True)
@@ -59,8 +60,10 @@ def add(name: str = typer.Argument(..., help="identifiant de connexion"),
     if role not in ROLES:
         _fail(AccountError(f"Rôle inconnu « {role} » : choisir parmi {', '.join(ROLES)}."))
     password = _read_password()
+    db = _db()
     with _refusals():
-        account = create_user(_db(), name, password, role)
+        account = create_user(db, name, password, role)
+    record(db, cli_actor(), "user.added", account.username, role=account.role)
     typer.echo(f"Compte « {account.username} » créé (rôle {account.role}).")
 
 
@@ -68,8 +71,10 @@ def add(name: str = typer.Argument(..., help="identifiant de connexion"),
 def passwd(name: str = typer.Argument(..., help="identifiant de connexion")) -> None:
     """Changer le mot de passe d'un compte (ses sessions ouvertes sont fermées)."""
     password = _read_password()
+    db = _db()
     with _refusals():
-        set_password(_db(), name, password)
+        set_password(db, name, password)
+    record(db, cli_actor(), "user.password", name)
     typer.echo(f"Mot de passe de « {name} » changé.")
 
 
@@ -94,8 +99,10 @@ def list_(json_output: bool = typer.Option(False, "--json", help="sortie JSON"))
 
 
 def _set_active(name: str, active: bool) -> None:
+    db = _db()
     with _refusals():
-        set_active(_db(), name, active)
+        set_active(db, name, active)
+    record(db, cli_actor(), "user.enabled" if active else "user.disabled", name)
     typer.echo(f"Compte « {name} » {'réactivé' if active else 'désactivé'}.")
 
 
