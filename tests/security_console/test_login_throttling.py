@@ -1,0 +1,84 @@
+"""Guessing passwords: an account or an address that keeps failing gets a 429 and a French wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi.testclient import TestClient
+
+from callbot.web.throttle import LoginThrottle, bounded
+from tests.agents.conftest import csrf_from
+from tests.security_console.conftest import FREE_FAILURES, IP_FREE_FAILURES, PASSWORD, browser
+
+
+def try_login(client: TestClient, username: str, password: str):  # noqa: ANN201
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                        "csrf_token": csrf_from(page.text)}, follow_redirects=False)
+
+
+def test_guessing_one_accounts_password_locks_that_account(secure_app: object) -> None:
+    attacker = browser(secure_app, ("198.51.100.7", 40000))
+    for i in range(FREE_FAILURES + 1):
+        response = try_login(attacker, "cible", f"devinette-{i}")
+        assert response.status_code == 401, i
+    # Locked now: even the right password is refused, before any check, with a wait in French.
+    locked = try_login(attacker, "cible", PASSWORD)
+    assert locked.status_code == 429
+    assert "Trop de tentatives de connexion" in locked.text and "réessayez dans" in locked.text
+    assert int(locked.headers["retry-after"]) > 0
+    # The lock is on the account, wherever the next guess comes from.
+    assert try_login(browser(secure_app, ("198.51.100.8", 40000)), "cible", PASSWORD).status_code == 429
+    # Colleagues are not locked out, even from the attacker's address (a shared town-hall NAT).
+    assert try_login(attacker, "alice", PASSWORD).status_code == 303
+
+
+def test_spraying_many_accounts_from_one_address_locks_that_address(secure_app: object) -> None:
+    sprayer = browser(secure_app, ("198.51.100.9", 40000))
+    names = ["bob", "chloe", "victor", "denise", "inconnu1", "inconnu2", "inconnu3"]
+    assert len(names) > IP_FREE_FAILURES
+    statuses = [try_login(sprayer, name, "motdepasse-courant").status_code for name in names]
+    assert statuses == [401] * len(names)
+    assert try_login(sprayer, "bob", PASSWORD).status_code == 429
+    # Another address still logs in, with the same account.
+    assert try_login(browser(secure_app, ("198.51.100.10", 40000)), "bob", PASSWORD).status_code == 303
+
+
+def test_the_lock_doubles_with_each_failure_and_ends() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(free=2, ip_free=100, lock_secs=30, lock_max_secs=100, concurrent=1,
+                             clock=lambda: now[0])
+    user, ip = throttle.account_key("Cible "), throttle.address_key("192.0.2.1")
+    assert throttle.account_key("cible") == user  # the same account however it is typed
+    throttle.failed(user, ip)
+    throttle.failed(user, ip)
+    assert throttle.retry_after(user) == 0
+    waits = []
+    for _ in range(4):
+        throttle.failed(user, ip)
+        waits.append(throttle.retry_after(user))
+    assert waits == [30, 60, 100, 100]  # doubled, then capped
+    now[0] += 101
+    assert throttle.retry_after(user, ip) == 0
+    throttle.succeeded(user)
+    throttle.failed(user, ip)
+    assert throttle.retry_after(user) == 0  # a success started the count again
+
+
+def test_password_checks_run_a_bounded_number_at_a_time() -> None:
+    throttle = LoginThrottle(free=5, ip_free=5, lock_secs=1, lock_max_secs=1, concurrent=2)
+    running, peak = 0, 0
+
+    async def check() -> bool:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return True
+
+    async def many() -> list[bool]:
+        return await asyncio.gather(*(bounded(throttle, check) for _ in range(8)))
+
+    assert asyncio.run(many()) == [True] * 8
+    assert peak == 2
