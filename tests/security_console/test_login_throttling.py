@@ -31,6 +31,11 @@ def test_guessing_one_accounts_password_locks_that_account(secure_app: object) -
     assert try_login(browser(secure_app, ("198.51.100.8", 40000)), "cible", PASSWORD).status_code == 429
     # Colleagues are not locked out, even from the attacker's address (a shared town-hall NAT).
     assert try_login(attacker, "alice", PASSWORD).status_code == 303
+    # Managers see the lock in the audit log (the account, the address; never what was typed).
+    from callbot.store.audit import entries
+
+    (lock,) = [e for e in entries(secure_app.state.db, actor="cible") if e.action == "login.locked"]
+    assert lock.target == "198.51.100.7" and lock.detail["seconds"] > 0
 
 
 def test_spraying_many_accounts_from_one_address_locks_that_address(secure_app: object) -> None:
@@ -39,6 +44,10 @@ def test_spraying_many_accounts_from_one_address_locks_that_address(secure_app: 
     assert len(names) > IP_FREE_FAILURES
     statuses = [try_login(sprayer, name, "motdepasse-courant").status_code for name in names]
     assert statuses == [401] * len(names)
+    from callbot.store.audit import entries
+
+    assert any(e.actor == "(compte inconnu)" and e.target == "198.51.100.9"
+               for e in entries(secure_app.state.db) if e.action == "login.locked")
     assert try_login(sprayer, "bob", PASSWORD).status_code == 429
     # Another address still logs in, with the same account.
     assert try_login(browser(secure_app, ("198.51.100.10", 40000)), "bob", PASSWORD).status_code == 303

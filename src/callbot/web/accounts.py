@@ -101,6 +101,11 @@ def get_account(db: Database, user_id: int) -> Account | None:
         return _account(user) if user is not None else None
 
 
+def account_exists(db: Database, username: str) -> bool:
+    with db.session() as s:
+        return s.scalar(select(User.id).where(User.username == username.strip())) is not None
+
+
 def authenticate(db: Database, username: str, password: str) -> Account | None:
     """The account if the name and password match an active user, else None (constant-ish time)."""
     with db.session() as s:

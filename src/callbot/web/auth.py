@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from callbot.app_deps import DatabaseDep
 from callbot.store import audit
 from callbot.store.sessions import close_session, open_session
-from callbot.web.accounts import Account, authenticate
+from callbot.web.accounts import Account, account_exists, authenticate
 from callbot.web.deps import OptionalUser
 from callbot.web.session import (
     SESSION_COOKIE,
@@ -107,8 +107,7 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
         locked = throttle.retry_after(account_key, address_key)
         if locked > 0:
             log.warning("console login locked for %.0f s after repeated failures", locked)
-            await run_in_threadpool(audit.record, db, username.strip()[:80] or "?", "login.locked",
-                                    address_key.removeprefix("ip:"), seconds=round(locked))
+            await run_in_threadpool(_record_lock, db, username, address_key, locked)
         return _login_page(request, error="Identifiant ou mot de passe incorrect.", next_url=next_url,
                            username=username, status_code=401)
     throttle.succeeded(account_key)
@@ -119,6 +118,12 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
     response = RedirectResponse(next_url or home_for(account), status_code=303)
     save_session(request, response)
     return response
+
+
+def _record_lock(db: DatabaseDep, username: str, address_key: str, seconds: float) -> None:
+    """Audit a lock: under the account's name if it exists (what was typed may be a password)."""
+    actor = username.strip() if account_exists(db, username) else "(compte inconnu)"
+    audit.record(db, actor, "login.locked", address_key.removeprefix("ip:"), seconds=round(seconds))
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
