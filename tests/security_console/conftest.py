@@ -13,8 +13,8 @@ from callbot.web.accounts import create_user
 from tests.agents.conftest import make_settings
 
 PASSWORD = "motdepasse-solide"
-FREE_FAILURES = 3
-IP_FREE_FAILURES = 6
+FREE_FAILURES = 2
+IP_FREE_FAILURES = 3
 ANOTHER_ADDRESS = ("203.0.113.50", 50000)
 
 
@@ -28,7 +28,7 @@ def secure_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     app = create_app(settings, speech=False)
     with TestClient(app):
         db: Database = app.state.db
-        for name in ("alice", "cible", "bob", "chloe", "victor", "denise"):
+        for name in ("alice", "cible", "bob", "chloe"):
             create_user(db, name, PASSWORD, "agent")
         create_user(db, "marc", PASSWORD, "manager")
         yield app

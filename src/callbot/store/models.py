@@ -211,3 +211,16 @@ class AuditEntry(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)
+
+
+class LoginFailure(Base):
+    """Failed console logins of one account name or client address (0008_audit_log), shared by
+    every server process: web/throttle.py locks a key once it fails too often. Times are epoch
+    seconds; rows idle for a day are dropped."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    last_failure: Mapped[float] = mapped_column(Float, index=True)

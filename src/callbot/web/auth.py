@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callbot.app_deps import DatabaseDep
 from callbot.store import audit
+from callbot.store.db import Database
 from callbot.store.sessions import close_session, open_session
 from callbot.web.accounts import Account, account_exists, authenticate
 from callbot.web.deps import OptionalUser
@@ -24,20 +25,20 @@ from callbot.web.session import (
     verify_csrf,
 )
 from callbot.web.templating import templates
-from callbot.web.throttle import LoginBusy, LoginThrottle, bounded, wait_message
+from callbot.web.throttle import LoginBusy, LoginThrottle, wait_message
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 BUSY_MESSAGE = "Le serveur reçoit beaucoup de connexions en ce moment : réessayez dans un instant."
 
 
-def login_throttle(request: Request) -> LoginThrottle:
-    """This process's login throttle, built from the settings on first use."""
+def login_throttle(request: Request, db: Database) -> LoginThrottle:
+    """The login throttle (counters in the database, password-check slots per process)."""
     state = request.app.state
     throttle = getattr(state, "login_throttle", None)
     if throttle is None:
         s = state.settings
-        throttle = LoginThrottle(free=s.login_free_failures, ip_free=s.login_ip_free_failures,
+        throttle = LoginThrottle(db, free=s.login_free_failures, ip_free=s.login_ip_free_failures,
                                  lock_secs=s.login_lock_secs, lock_max_secs=s.login_lock_max_secs,
                                  concurrent=s.login_concurrent_checks)
         state.login_throttle = throttle
@@ -90,27 +91,29 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
     if not csrf_matches(request, csrf_token):
         return _login_page(request, error="La page de connexion a expiré : veuillez réessayer.",
                            next_url=next_url, username=username, status_code=403)
-    throttle = login_throttle(request)
+    throttle = login_throttle(request, db)
     account_key = throttle.account_key(username)
     address_key = throttle.address_key(request.client.host if request.client else "?")
-    wait = throttle.retry_after(account_key, address_key)
+    wait = await run_in_threadpool(throttle.retry_after, account_key, address_key)
     if wait > 0:  # refused before any password check: a brute force costs no argon2 work
         return _login_page(request, error=wait_message(wait), next_url=next_url, username=username,
                            status_code=429, headers={"Retry-After": str(int(wait) + 1)})
     try:
-        account = await bounded(throttle, lambda: run_in_threadpool(authenticate, db, username, password))
+        account = await throttle.bounded(lambda: run_in_threadpool(authenticate, db, username, password))
     except LoginBusy:
         return _login_page(request, error=BUSY_MESSAGE, next_url=next_url, username=username,
                            status_code=503, headers={"Retry-After": "5"})
     if account is None:
-        throttle.failed(account_key, address_key)
-        locked = throttle.retry_after(account_key, address_key)
+        locked = await run_in_threadpool(throttle.failed, account_key, address_key)
         if locked > 0:
             log.warning("console login locked for %.0f s after repeated failures", locked)
             await run_in_threadpool(_record_lock, db, username, address_key, locked)
         return _login_page(request, error="Identifiant ou mot de passe incorrect.", next_url=next_url,
                            username=username, status_code=401)
-    throttle.succeeded(account_key)
+    await run_in_threadpool(throttle.succeeded, account_key)
+    previous = read_session(request).get("sid")
+    if isinstance(previous, str):  # logging in again over a session: the old one ends
+        await run_in_threadpool(close_session, db, previous)
     sid = await run_in_threadpool(open_session, db, account.id, SESSION_MAX_AGE_SECS)
     # A fresh session (and CSRF token) on login: nothing from the anonymous one is kept.
     new_session(request, account, sid)
@@ -120,7 +123,7 @@ async def login(request: Request, db: DatabaseDep, username: str = Form(""), pas
     return response
 
 
-def _record_lock(db: DatabaseDep, username: str, address_key: str, seconds: float) -> None:
+def _record_lock(db: Database, username: str, address_key: str, seconds: float) -> None:
     """Audit a lock: under the account's name if it exists (what was typed may be a password)."""
     actor = username.strip() if account_exists(db, username) else "(compte inconnu)"
     audit.record(db, actor, "login.locked", address_key.removeprefix("ip:"), seconds=round(seconds))

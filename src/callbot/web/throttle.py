@@ -4,91 +4,89 @@
   failure locks the key for `lock_secs`, doubled at every failure, up to `lock_max_secs`. While a
   key is locked, the login answers 429 with a French message *without checking the password*, so
   a brute force costs the server no argon2 work. A success clears the account's counter (the
-  address's counter decays on its own: a shared town-hall NAT must not reset an attacker's count).
-- Password checks (argon2: ~50 ms of CPU and 64 MiB each) run at most `concurrent` at a time;
-  the others wait their turn, and give up with 503 after `MAX_QUEUE_WAIT_SECS`.
+  address's counter is left alone: a shared town-hall NAT must not reset an attacker's count).
+  Counters live in the database (store/login_failures.py), so the limits hold **across server
+  processes** and restarts.
+- Password checks (argon2: ~50 ms of CPU and 64 MiB each) run at most `concurrent` at a time
+  **per process**; the others wait their turn, and give up with 503 after `MAX_QUEUE_WAIT_SECS`.
 
-State is kept in memory, **per server process**: with N processes an attacker gets at most N times
-the free failures before every process locks. Good enough against guessing (the lock doubles), and
-it needs neither the database nor a shared cache on the login path.
+The blocking calls (database) are meant to run in the thread pool, as the login route does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-MAX_KEYS = 10_000  # memory bound: the oldest idle keys are forgotten first
-FORGET_AFTER_SECS = 24 * 3600  # failures this old no longer count
+from callbot.store import login_failures
+from callbot.store.db import Database
+
 MAX_QUEUE_WAIT_SECS = 10.0
+T = TypeVar("T")
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    last: float = 0.0
+class LoginBusy(Exception):
+    """Too many password checks queued: the login is refused for now (503)."""
 
 
 class LoginThrottle:
     """Failure counters for account names and addresses, with exponential lock-outs."""
 
-    def __init__(self, *, free: int, ip_free: int, lock_secs: float, lock_max_secs: float,
-                 concurrent: int, clock=time.monotonic) -> None:  # noqa: ANN001
+    def __init__(self, db: Database, *, free: int, ip_free: int, lock_secs: float, lock_max_secs: float,
+                 concurrent: int, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
         self.free, self.ip_free = free, ip_free
         self.lock_secs, self.lock_max_secs = lock_secs, lock_max_secs
         self.concurrent = concurrent
         self._clock = clock
-        self._keys: OrderedDict[str, _Failures] = OrderedDict()
-        self._lock = threading.Lock()
         self._checks: asyncio.Semaphore | None = None
 
     @staticmethod
     def account_key(username: str) -> str:
-        return "u:" + username.strip().casefold()
+        return "u:" + username.strip().casefold()[:150]
 
     @staticmethod
     def address_key(address: str) -> str:
-        return "ip:" + address
+        return "ip:" + address[:150]
+
+    def lock_after(self, failures: int, free: int) -> float:
+        """Seconds a key is locked after its `failures`-th failure (0 while within `free`)."""
+        over = failures - free
+        if over <= 0:
+            return 0.0
+        return min(self.lock_max_secs, self.lock_secs * 2 ** min(over - 1, 30))
 
     def retry_after(self, *keys: str) -> float:
         """Seconds until every key may try again (0: go ahead)."""
-        now = self._clock()
-        with self._lock:
-            waits = [self._keys[k].locked_until - now for k in keys if k in self._keys]
-        return max([0.0, *waits])
+        return login_failures.wait(self.db, keys, self._clock())
 
-    def failed(self, account: str, address: str) -> None:
-        """Count one failed login for both keys; lock them once past their free failures."""
+    def failed(self, account: str, address: str) -> float:
+        """Count one failed login for both keys; returns the longest lock it set (0: none)."""
         now = self._clock()
-        with self._lock:
-            for key, free in ((account, self.free), (address, self.ip_free)):
-                entry = self._keys.pop(key, None) or _Failures()
-                if now - entry.last > FORGET_AFTER_SECS:
-                    entry = _Failures()
-                entry.count += 1
-                entry.last = now
-                over = entry.count - free
-                if over > 0:
-                    wait = min(self.lock_max_secs, self.lock_secs * 2 ** min(over - 1, 30))
-                    entry.locked_until = now + wait
-                self._keys[key] = entry
-            while len(self._keys) > MAX_KEYS:
-                self._keys.popitem(last=False)
+        return max(
+            login_failures.record(self.db, account, now, lambda n: self.lock_after(n, self.free)),
+            login_failures.record(self.db, address, now, lambda n: self.lock_after(n, self.ip_free)),
+        )
 
     def succeeded(self, account: str) -> None:
-        with self._lock:
-            self._keys.pop(account, None)
+        login_failures.clear(self.db, account)
 
-    async def checking(self) -> asyncio.Semaphore:
-        """The semaphore that bounds concurrent password checks (created on the server's loop)."""
-        if self._checks is None:
+    async def bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Await `work()` once a password-check slot of this process is free; `LoginBusy` when the
+        wait is too long (the server is saturated by logins)."""
+        if self._checks is None:  # created on the server's event loop
             self._checks = asyncio.Semaphore(self.concurrent)
-        return self._checks
+        try:
+            await asyncio.wait_for(self._checks.acquire(), timeout=MAX_QUEUE_WAIT_SECS)
+        except TimeoutError:
+            raise LoginBusy from None
+        try:
+            return await work()
+        finally:
+            self._checks.release()
 
 
 def wait_message(seconds: float) -> str:
@@ -101,21 +99,3 @@ def wait_message(seconds: float) -> str:
         delay = f"{n} minute{'s' if n > 1 else ''}"
     return (f"Trop de tentatives de connexion infructueuses. Par sécurité, réessayez dans {delay}. "
             "En cas d'oubli, demandez à un responsable de changer votre mot de passe.")
-
-
-class LoginBusy(Exception):
-    """Too many password checks queued: the login is refused for now (503)."""
-
-
-async def bounded(throttle: LoginThrottle, work):  # noqa: ANN001, ANN201
-    """Run `work()` (an awaitable factory) once a password-check slot is free; `LoginBusy` when the
-    wait is too long (the server is saturated by logins)."""
-    semaphore = await throttle.checking()
-    try:
-        await asyncio.wait_for(semaphore.acquire(), timeout=MAX_QUEUE_WAIT_SECS)
-    except TimeoutError:
-        raise LoginBusy from None
-    try:
-        return await work()
-    finally:
-        semaphore.release()

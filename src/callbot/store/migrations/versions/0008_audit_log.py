@@ -1,4 +1,4 @@
-"""audit log and server-side console sessions
+"""audit log, server-side console sessions, login failures
 
 Revision ID: 0008_audit_log
 Revises: 0006_console_indexes
@@ -7,6 +7,8 @@ Revises: 0006_console_indexes
   purged what, added or disabled an account (store/audit.py).
 - `console_sessions`: one row per logged-in session (the hash of the cookie's token), so logout,
   a password change or a disabled account end sessions on the server, not only in the browser.
+- `login_failures`: failed logins per account name and client address, shared by every server
+  process, so that login throttling holds whichever process answers.
 """
 
 import sqlalchemy as sa
@@ -38,8 +40,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_sessions_user_id", "console_sessions", ["user_id"])
     op.create_index("ix_console_sessions_created_at", "console_sessions", ["created_at"])
+    op.create_table(
+        "login_failures",
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("locked_until", sa.Float, nullable=False),
+        sa.Column("last_failure", sa.Float, nullable=False),
+    )
+    op.create_index("ix_login_failures_last_failure", "login_failures", ["last_failure"])
 
 
 def downgrade() -> None:
+    op.drop_table("login_failures")
     op.drop_table("console_sessions")
     op.drop_table("audit_log")
