@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     events_url: str = "memory"
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
     retention_days: int = Field(default=90, ge=1)
+    # The audit log (who read or changed personal data) is kept this long, then `callbot purge`
+    # drops it: a year, what the CNIL recommends for access traces.
+    audit_retention_days: int = Field(default=365, ge=1)
     log_level: str = "INFO"
     # Console logins (web/throttle.py): failures allowed before an account or an address is slowed
     # down (each further failure doubles the wait, up to the cap), and concurrent argon2 checks.

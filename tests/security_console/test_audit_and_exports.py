@@ -84,6 +84,21 @@ def test_erasing_and_account_changes_are_audited(secure_app: object, cli_env: Cl
     assert "99998888" not in json.dumps(actions)  # the erased number is not kept in the log
 
 
+def test_purge_is_audited_and_drops_audit_entries_past_their_retention(secure_app: object,
+                                                                       cli_env: CliRunner) -> None:
+    from callbot.store.models import AuditEntry
+
+    db = secure_app.state.db
+    with db.session() as s:
+        s.add(AuditEntry(at=datetime.now(UTC) - timedelta(days=400), actor="ancien", action="call.viewed",
+                         target="CAold"))
+    purged = cli_env.invoke(cli, ["purge"])
+    assert purged.exit_code == 0, purged.output
+    assert audit_json(cli_env, "--user", "ancien") == []
+    (purge,) = [e for e in audit_json(cli_env) if e["action"] == "data.purged"]
+    assert purge["detail"]["audit_entries"] == 1 and purge["target"] == "90 jours"
+
+
 def test_csv_cells_cannot_start_a_spreadsheet_formula(secure_app: object) -> None:
     """A caller's words land in the unrecognised-utterances export: none may run as a formula."""
     db = secure_app.state.db

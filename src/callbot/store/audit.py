@@ -15,10 +15,10 @@ from __future__ import annotations
 import getpass
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbot.store.db import Database
@@ -61,6 +61,13 @@ def record(db: Database, actor: str, action: str, target: str | None = None, **d
     except SQLAlchemyError as error:
         log.error("audit entry not written (%s by %s): %s", action, actor, type(error).__name__)
         return False
+
+
+def prune(db: Database, keep_days: int) -> int:
+    """Drop entries older than `keep_days` (run by `callbot purge`); returns how many."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    with db.session() as s:
+        return s.execute(delete(AuditEntry).where(AuditEntry.at < cutoff)).rowcount or 0
 
 
 def entries(db: Database, *, since: datetime | None = None, until: datetime | None = None,

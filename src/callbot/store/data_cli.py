@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from callbot.config import get_settings, server_secret
-from callbot.store.audit import cli_actor, record
+from callbot.store.audit import cli_actor, prune, record
 from callbot.store.db import Database
 from callbot.store.retention import erase_caller, purge_older_than
 
@@ -17,7 +17,8 @@ def purge(days: int | None = typer.Option(None, help="keep this many days (CALLB
     db.migrate()
     keep = days or settings.retention_days
     erased = purge_older_than(db, keep)
-    record(db, cli_actor(), "data.purged", f"{keep} jours", calls=erased.calls, callbacks=erased.callbacks)
+    record(db, cli_actor(), "data.purged", f"{keep} jours", calls=erased.calls, callbacks=erased.callbacks,
+           audit_entries=prune(db, settings.audit_retention_days))
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
                f"de plus de {keep} jours supprimés")
 
