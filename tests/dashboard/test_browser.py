@@ -60,6 +60,9 @@ def test_dashboard_in_chromium(server: str) -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 720}, accept_downloads=True)
+            # The Content-Security-Policy allows no inline code: the charts and scripts need none.
+            refused = []
+            page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
             _login(page, server, "marie")
             page.goto(f"{server}/dashboard?du={FROM}&au={TO}")
             assert page.locator("h1").inner_text() == "Tableau de bord"
@@ -100,6 +103,10 @@ def test_dashboard_in_chromium(server: str) -> None:
                 csv.DictReader(io.StringIO(Path(dl.value.path()).read_text("utf-8-sig")), delimiter=";")
             )
             assert {r["Code"]: r["Transferts"] for r in rows} == {"asked_agent": "1", "misunderstanding": "1"}
+            # The export is on record in the managers' audit log.
+            page.get_by_role("link", name="Journal d'audit").click()
+            assert page.locator("table.audit tbody tr", has_text="Export CSV").count() == 1
+            assert not refused, refused
 
             agent = browser.new_page(viewport={"width": 1280, "height": 720})
             _login(agent, server, "paul")
