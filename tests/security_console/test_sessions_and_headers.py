@@ -92,6 +92,15 @@ def test_behind_https_cookies_are_secure_and_pages_carry_the_protections(secure_
     assert page.headers["referrer-policy"] == "same-origin"
 
 
+def test_pages_with_personal_data_are_not_kept_in_the_browser_cache(secure_app: object) -> None:
+    transferred_call(secure_app.state.db, "CAcache")
+    agent = browser(secure_app)
+    login(agent, ("alice", PASSWORD))
+    assert agent.get("/agents/calls/CAcache").headers["cache-control"] == "no-store"
+    assert agent.get("/agents").headers["cache-control"] == "no-store"
+    assert "no-store" not in agent.get("/static/callbot.css").headers.get("cache-control", "")
+
+
 def test_no_page_needs_inline_script_or_style(secure_app: object) -> None:
     """What the CSP would block: <script> without src, style="" or on…="" attributes."""
     transferred_call(secure_app.state.db, "CAcsp")

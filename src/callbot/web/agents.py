@@ -141,9 +141,9 @@ async def take(call_sid: str, db: DatabaseDep, bus: BusDep, user: AgentUser) -> 
     result = await run_in_threadpool(handoffs.take_call, db, call_sid, user.username)
     if not result.found:
         raise HTTPException(status_code=404, detail="Appel introuvable.")
-    if result.newly_taken:  # the taker's page shows the transcript
-        await run_in_threadpool(audit.record, db, user.username, "call.taken", call_sid)
     if result.newly_taken:
+        # The taker's page shows the transcript: on record, as opening it would be.
+        await run_in_threadpool(audit.record, db, user.username, "call.taken", call_sid)
         await bus.publish("call.taken", {"call_sid": call_sid, "by": user.username})
         return RedirectResponse(f"/agents?pris={quote(call_sid)}#pris", status_code=303)
     if result.taken_by == user.username:

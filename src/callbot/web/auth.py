@@ -1,5 +1,9 @@
 """Login and logout pages. The session cookie and CSRF tokens live in ``callbot.web.session``, the
-current user and role checks in ``callbot.web.deps``."""
+current user and role checks in ``callbot.web.deps``.
+
+A login is refused (429) while its account name or client address is locked for failing too often
+(``callbot.web.throttle``); a successful one opens a server-side session (store/sessions.py) that
+logout closes, so a copy of the cookie opens nothing afterwards."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from callbot.web.deps import OptionalUser
 from callbot.web.session import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_SECS,
+    cookie_secure,
     csrf_matches,
     new_session,
     read_session,
@@ -136,5 +141,6 @@ def logout(request: Request, db: DatabaseDep) -> Response:
     if isinstance(sid, str):
         close_session(db, sid)
     response = RedirectResponse("/login?bye=1", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=cookie_secure(request), httponly=True,
+                           samesite="lax")
     return response

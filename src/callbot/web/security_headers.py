@@ -4,7 +4,8 @@ A pure ASGI middleware (not ``BaseHTTPMiddleware``): the console's Server-Sent E
 through it untouched. The pages carry no inline script or style (htmx is told not to inject its
 indicator style, see base.html), so the Content-Security-Policy needs neither nonce nor
 'unsafe-inline'. HSTS only when the public address is https: sent over plain http it would lock
-a local test server out of the browser.
+a local test server out of the browser. Every answer but a static file is ``no-store``: after
+logout, the browser's back button must not show a transcript from its cache.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CSP = "; ".join((
     "frame-ancestors 'none'",
 ))
 HSTS = "max-age=31536000; includeSubDomains"
+NO_STORE = (b"cache-control", b"no-store")
 
 
 def security_headers(https: bool) -> list[tuple[bytes, bytes]]:
@@ -52,10 +54,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        cacheable = scope["path"].startswith("/static/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in self.headers if k not in present]
+                if not cacheable and NO_STORE[0] not in present:
+                    extra.append(NO_STORE)
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
