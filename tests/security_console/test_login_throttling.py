@@ -36,6 +36,14 @@ def test_guessing_one_accounts_password_locks_that_account(secure_app: object) -
 
     (lock,) = [e for e in entries(secure_app.state.db, actor="cible") if e.action == "login.locked"]
     assert lock.target == "198.51.100.7" and lock.detail["seconds"] > 0
+    # The failure counters keep no typed name (a password typed in the wrong field).
+    from sqlalchemy import select
+
+    from callbot.store.models import LoginFailure
+
+    with secure_app.state.db.session() as s:
+        keys = s.scalars(select(LoginFailure.key)).all()
+    assert keys and not any("cible" in k or "198.51" in k for k in keys)
 
 
 def test_spraying_many_accounts_from_one_address_locks_that_address(secure_app: object) -> None:

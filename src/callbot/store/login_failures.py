@@ -3,10 +3,12 @@
 ``wait(db, keys, now)``: seconds until all keys may try again. ``record(db, key, now, lock_for)``:
 count one failure and lock the key for ``lock_for(count)`` seconds (0: not yet). ``clear``: a
 success. Rows idle for ``FORGET_AFTER_SECS`` are forgotten (and dropped as failures come in).
+Keys are stored hashed: what someone typed as a name (sometimes a password) is never kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, select
@@ -18,14 +20,20 @@ from callbot.store.models import LoginFailure
 FORGET_AFTER_SECS = 24 * 3600
 
 
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def wait(db: Database, keys: Iterable[str], now: float) -> float:
+    hashed = [_hashed(k) for k in keys]
     with db.session() as s:
-        until = s.scalars(select(LoginFailure.locked_until).where(LoginFailure.key.in_(list(keys)))).all()
+        until = s.scalars(select(LoginFailure.locked_until).where(LoginFailure.key.in_(hashed))).all()
     return max([0.0, *(u - now for u in until)])
 
 
 def record(db: Database, key: str, now: float, lock_for: Callable[[int], float]) -> float:
     """Count one failure of `key`; returns how long it is now locked (0: still free)."""
+    key = _hashed(key)
     for attempt in (1, 2):
         try:
             with db.session() as s:
@@ -50,4 +58,4 @@ def record(db: Database, key: str, now: float, lock_for: Callable[[int], float])
 
 def clear(db: Database, key: str) -> None:
     with db.session() as s:
-        s.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        s.execute(delete(LoginFailure).where(LoginFailure.key == _hashed(key)))

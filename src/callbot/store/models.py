@@ -220,7 +220,7 @@ class LoginFailure(Base):
 
     __tablename__ = "login_failures"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # sha256 of "u:name" / "ip:address"
     count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
     last_failure: Mapped[float] = mapped_column(Float, index=True)
