@@ -1,0 +1,86 @@
+"""GET /metrics: who may read it and what a Prometheus scrape finds (in-process, no speech models).
+
+The numbers a real call moves (calls, response times, recognisers) are checked over two real
+server processes in test_two_processes.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from callbot import metrics
+from callbot.app import create_app
+from tests.agents.conftest import make_settings, transferred_call
+
+LOOPBACK = ("127.0.0.1", 40000)
+OUTSIDE = ("203.0.113.7", 40000)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} from the Prometheus text format (strict parser)."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """One web-only server for this module (start-up is the slow part)."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("metrics")), speech=False)
+    with TestClient(app):
+        yield app
+
+
+def test_loopback_scrape_shows_process_calls_queue_and_admission_refusals(app: FastAPI) -> None:
+    client = TestClient(app, client=LOOPBACK)
+    transferred_call(app.state.db, "CAwaiting1")  # queued 125 s ago, nobody took it
+    transferred_call(app.state.db, "CAwaiting2", queued_secs_ago=5)
+    before = samples(client.get("/metrics").text)
+    metrics.admission_refused("capacity")
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text)
+    assert after[("callbot_queue_waiting_calls", ())] == before[("callbot_queue_waiting_calls", ())] == 2
+    assert after[("callbot_calls_in_progress", ())] == 0
+    refused = ("callbot_admission_refused_total", (("reason", "capacity"),))
+    assert after[refused] == before.get(refused, 0) + 1
+    assert after[("process_resident_memory_bytes", ())] > 10_000_000
+    assert ("callbot_response_seconds_count", ()) in after
+    assert after[("callbot_info", (("models", "configured"), ("version", "0.1.0")))] == 1
+
+
+def test_a_caller_leaving_the_queue_is_counted_and_no_longer_waiting(app: FastAPI) -> None:
+    client = TestClient(app, client=LOOPBACK)
+    transferred_call(app.state.db, "CAleft")
+    key = ("callbot_queue_results_total", (("result", "hangup"),))
+    before = samples(client.get("/metrics").text)
+    client.post("/twilio/queue-result", data={"CallSid": "CAleft", "QueueResult": "hangup"})
+    client.post("/twilio/queue-result", data={"CallSid": "CAleft", "QueueResult": "made-up"})
+    after = samples(client.get("/metrics").text)
+    assert after[key] == before.get(key, 0) + 1
+    assert after[("callbot_queue_waiting_calls", ())] == before[("callbot_queue_waiting_calls", ())] - 1
+    assert after[("callbot_queue_results_total", (("result", "other"),))] >= 1  # labels stay bounded
+
+
+def test_metrics_are_refused_to_other_hosts_unless_they_bring_the_token(app: FastAPI) -> None:
+    refused = TestClient(app, client=OUTSIDE).get("/metrics")
+    assert refused.status_code == 403
+    assert "CALLBOT_METRICS_TOKEN" in refused.text
+
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"metrics_token": "s3cret-scrape"})
+    try:
+        outside = TestClient(app, client=OUTSIDE)
+        assert outside.get("/metrics").status_code == 403
+        assert outside.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        ok = outside.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+        assert ok.status_code == 200 and "callbot_calls_in_progress" in ok.text
+        # With a token, loopback needs it too (a proxy on the same host would look like loopback).
+        assert TestClient(app, client=LOOPBACK).get("/metrics").status_code == 403
+    finally:
+        app.state.settings = settings
