@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callbot import metrics
 from callbot.app import create_app
+from callbot.pipeline.response_clock import ResponseClock
 from tests.agents.conftest import make_settings, transferred_call
 
 LOOPBACK = ("127.0.0.1", 40000)
@@ -84,3 +85,21 @@ def test_metrics_are_refused_to_other_hosts_unless_they_bring_the_token(app: Fas
         assert TestClient(app, client=LOOPBACK).get("/metrics").status_code == 403
     finally:
         app.state.settings = settings
+
+
+def test_each_timed_response_lands_in_the_response_histogram(app: FastAPI) -> None:
+    """What the pipeline's timing record measures per turn is what Prometheus gets."""
+    client = TestClient(app, client=LOOPBACK)
+    before = samples(client.get("/metrics").text)
+    timing = ResponseClock().breakdown(started=100.0, first_audio=100.45, vad_stop_secs=0.2)
+    after = samples(client.get("/metrics").text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after[key] - before[key]
+
+    assert timing["response_ms"] == 450.0
+    assert grew("callbot_response_seconds_count") == 1
+    assert grew("callbot_response_seconds_sum") == pytest.approx(0.45)
+    assert grew("callbot_response_seconds_bucket", le="0.4") == 0
+    assert grew("callbot_response_seconds_bucket", le="0.5") == 1
