@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from callbot import metrics
-from callbot.app import create_app
+from callbot.app import create_app, watch_for_metrics
 from callbot.pipeline.response_clock import ResponseClock
 from tests.agents.conftest import make_settings, transferred_call
 
@@ -103,3 +103,22 @@ def test_each_timed_response_lands_in_the_response_histogram(app: FastAPI) -> No
     assert grew("callbot_response_seconds_sum") == pytest.approx(0.45)
     assert grew("callbot_response_seconds_bucket", le="0.4") == 0
     assert grew("callbot_response_seconds_bucket", le="0.5") == 1
+
+
+def test_the_page_still_answers_when_the_database_is_down(app: FastAPI) -> None:
+    """The queue length is missing from that scrape; everything else is there (and logged)."""
+
+    def database_down() -> int:
+        raise ConnectionError("connection refused")
+
+    client = TestClient(app, client=LOOPBACK)
+    metrics.watch(waiting=database_down)
+    try:
+        response = client.get("/metrics")
+    finally:
+        watch_for_metrics(app.state.runtime)
+    assert response.status_code == 200
+    scraped = samples(response.text)
+    assert ("callbot_queue_waiting_calls", ()) not in scraped
+    assert ("callbot_calls_in_progress", ()) in scraped
+    assert ("callbot_queue_waiting_calls", ()) in samples(client.get("/metrics").text)
