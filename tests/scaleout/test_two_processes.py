@@ -10,6 +10,7 @@ models are the package-shipped test models (with the CALLBOT_ASR_SCRIPT test sea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import subprocess
@@ -23,7 +24,6 @@ import pytest
 
 from callbot.devtools.simulator.call import place_call
 from callbot.devtools.simulator.steps import Hangup, Wait, WaitForBotAudio
-from callbot.devtools.simulator.summary import CallSummary
 from callbot.store.db import Database
 from tests.agents.conftest import AGENT, add_accounts, csrf_from
 from tests.agents.test_events_across_processes import pg_database, read_sse, wait_for, wait_healthy
@@ -107,24 +107,27 @@ def test_a_call_on_one_process_shows_live_in_the_console_of_the_other(
         assert wait_for(events, lambda e: e[0] == "status", 10) == ("status", "200")
         wait_for(events, lambda e: e[0] == "waiting", 10)
 
-        async def call_and_look_while_it_lasts() -> tuple[CallSummary, dict, dict]:
+        async def call_and_look_while_it_lasts() -> tuple[dict, dict]:
             # Twilio reaches the second process (as the proxy may send it), signed for the public URL.
             call = asyncio.create_task(place_call(
-                phone_url, [WaitForBotAudio(20), Wait(3), Hangup()], caller=CALLER,
+                phone_url, [WaitForBotAudio(20), Wait(30), Hangup()], caller=CALLER,
                 auth_token=DOT_ENV["CALLBOT_TWILIO_AUTH_TOKEN"], public_url=f"https://{DOMAIN}",
                 rewrite_stream_host=True))
-            # The console on the first process hears of it while the greeting plays on the second.
-            started = lambda e: e[0] == "changed" and "call.started" in e[1]  # noqa: E731
-            await asyncio.to_thread(wait_for, events, started, 15)
-            assert not call.done()
-            during = await asyncio.to_thread(scrape, phone_url)
-            elsewhere = await asyncio.to_thread(scrape, console_url)
-            return await call, during, elsewhere
+            try:
+                # The console on the first process hears of it while the greeting plays on the second.
+                started = lambda e: e[0] == "changed" and "call.started" in e[1]  # noqa: E731
+                await asyncio.to_thread(wait_for, events, started, 20)
+                assert not call.done()
+                during = await asyncio.to_thread(scrape, phone_url)
+                elsewhere = await asyncio.to_thread(scrape, console_url)
+            finally:
+                call.cancel()  # the caller hangs up: the socket closes
+                with contextlib.suppress(asyncio.CancelledError):
+                    await call
+            return during, elsewhere
 
-        summary, during, elsewhere = asyncio.run(call_and_look_while_it_lasts())
-        assert summary.violations == [] and summary.greeting_ms is not None
-        assert summary.hung_up_by == "caller"
-        wait_for(events, lambda e: e[0] == "changed" and "call.ended" in e[1], 10)
+        during, elsewhere = asyncio.run(call_and_look_while_it_lasts())
+        wait_for(events, lambda e: e[0] == "changed" and "call.ended" in e[1], 15)
 
         assert during[("callbot_calls_in_progress", ())] == 1
         assert elsewhere[("callbot_calls_in_progress", ())] == 0  # each process counts its own
