@@ -40,13 +40,13 @@ class Settings(BaseSettings):
     # Synthesise the flows' static answers in the background after start-up (fixed prompts such
     # as the greeting are always ready before the first call).
     warm_answers: bool = True
+    # GET /metrics (callbot/metrics.py): with a token, `Authorization: Bearer <token>`; else loopback only.
+    metrics_token: str | None = None
     # Live events across processes: "memory", "postgres" (LISTEN/NOTIFY) or a redis:// URL.
     events_url: str = "memory"
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.
     retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
-    # GET /metrics (callbot/metrics.py): with a token, `Authorization: Bearer <token>`; else loopback only.
-    metrics_token: str | None = None
     # Turn-taking on the line (speech/turns.py): silence before the VAD reports a pause, and the
     # silence after which a sentence the turn model hears as unfinished still ends the turn.
     vad_stop_secs: float | None = Field(default=None, gt=0, le=2)
