@@ -67,6 +67,17 @@ def spawn(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Pope
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def behind_tls_proxy(client: httpx.Client) -> httpx.Client:
+    """The proxy ends TLS: cookies the server marks Secure (its public URL is https) come back to it
+    over plain http, as Caddy sends them on."""
+
+    def cookies(request: httpx.Request) -> None:
+        request.headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+
+    client.event_hooks["request"] = [cookies]
+    return client
+
+
 def scrape(url: str) -> dict:
     token = DOT_ENV["CALLBOT_METRICS_TOKEN"]
     response = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"})
@@ -98,7 +109,7 @@ def test_a_call_on_one_process_shows_live_in_the_console_of_the_other(
         add_accounts(db)
         db.engine.dispose()
 
-        console = httpx.Client(base_url=console_url)
+        console = behind_tls_proxy(httpx.Client(base_url=console_url))
         csrf = csrf_from(console.get("/login").text)
         console.post("/login", data={"username": AGENT[0], "password": AGENT[1], "csrf_token": csrf})
         events: queue.Queue = queue.Queue()
