@@ -45,8 +45,6 @@ CALLS_IN_PROGRESS = Gauge("callbot_calls_in_progress", "Calls whose media stream
                           registry=REGISTRY)
 CALLS = Counter("callbot_calls", "Media streams (bot conversations) started in this process",
                 registry=REGISTRY)
-INCOMING = Counter("callbot_incoming_calls", "Incoming-call webhooks answered by this process",
-                   registry=REGISTRY)
 # The per-turn response the timing record measures (pipeline/response_clock.py): the caller's last
 # sound → the bot's first audio, seen from inside the server. Targets: p95 ≤ 0.8 s (issue 13).
 RESPONSE = Histogram("callbot_response_seconds", "Caller's last sound to the bot's first audio, per turn",
@@ -68,10 +66,6 @@ def call_started() -> None:
 
 def call_ended() -> None:
     CALLS_IN_PROGRESS.dec()
-
-
-def incoming_call() -> None:
-    INCOMING.inc()
 
 
 def response_measured(response_ms: float | None) -> None:

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from twilio.request_validator import RequestValidator
 
 from callbot import metrics
 from callbot.app import create_app, watch_for_metrics
@@ -19,6 +20,7 @@ from tests.agents.conftest import make_settings, transferred_call
 
 LOOPBACK = ("127.0.0.1", 40000)
 OUTSIDE = ("203.0.113.7", 40000)
+TWILIO_TOKEN = "twilio-token"
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -30,7 +32,8 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """One web-only server for this module (start-up is the slow part)."""
-    app = create_app(make_settings(tmp_path_factory.mktemp("metrics")), speech=False)
+    settings = make_settings(tmp_path_factory.mktemp("metrics"), twilio_auth_token=TWILIO_TOKEN)
+    app = create_app(settings, speech=False)
     with TestClient(app):
         yield app
 
@@ -60,8 +63,12 @@ def test_a_caller_leaving_the_queue_is_counted_and_no_longer_waiting(app: FastAP
     transferred_call(app.state.db, "CAleft")
     key = ("callbot_queue_results_total", (("result", "hangup"),))
     before = samples(client.get("/metrics").text)
-    client.post("/twilio/queue-result", data={"CallSid": "CAleft", "QueueResult": "hangup"})
-    client.post("/twilio/queue-result", data={"CallSid": "CAleft", "QueueResult": "made-up"})
+    for result in ("hangup", "made-up"):
+        form = {"CallSid": "CAleft", "QueueResult": result}
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+            f"{app.state.settings.public_url}/twilio/queue-result", form)
+        posted = client.post("/twilio/queue-result", data=form, headers={"X-Twilio-Signature": signature})
+        assert posted.status_code == 200
     after = samples(client.get("/metrics").text)
     assert after[key] == before.get(key, 0) + 1
     assert after[("callbot_queue_waiting_calls", ())] == before[("callbot_queue_waiting_calls", ())] - 1

@@ -145,7 +145,6 @@ def test_a_call_on_one_process_shows_live_in_the_console_of_the_other(
         after = scrape(phone_url)
         assert after[("callbot_calls_in_progress", ())] == 0 and after[("callbot_calls_total", ())] == 1
         assert after[("callbot_recognizers_built_total", ())] >= 1
-        assert after[("callbot_incoming_calls_total", ())] == 1
     finally:
         stop.set()
         for proc in procs:

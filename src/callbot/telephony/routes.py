@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketD
 from loguru import logger
 from sqlalchemy import select
 
-from callbot import metrics
 from callbot.app_deps import BusDep, RuntimeDep, SettingsDep
 from callbot.store.calls import hash_number, mask_number
 from callbot.store.models import Call, CallEvent
@@ -32,7 +31,6 @@ def xml(body: str) -> Response:
 
 @router.post("/twilio/voice", dependencies=[Depends(verify_twilio_signature)])
 async def incoming_call(request: Request, settings: SettingsDep, runtime: RuntimeDep) -> Response:
-    metrics.incoming_call()
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
     caller = str(form.get("From") or "")
