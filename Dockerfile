@@ -3,6 +3,9 @@
 #   docker build -t callbot .
 #   docker run -p 8000:8000 -v callbot-models:/models -v callbot-data:/data \
 #     -e CALLBOT_PUBLIC_URL=https://mairie.example.org callbot
+# Several processes sharing PostgreSQL and Redis behind an HTTPS proxy: compose.yaml (README,
+# "Deploying on several processes/hosts"); it runs this image's `callbot serve` and
+# `callbot models download` as separate services.
 
 # Front-end assets (htmx) come from npm, as in `make assets`; the app serves them itself (no CDN).
 FROM node:20-slim AS assets

@@ -10,11 +10,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callbot import __version__
+from callbot import __version__, metrics
+from callbot.app_deps import SettingsDep
 from callbot.config import Settings, get_settings
-from callbot.runtime import load_runtime
+from callbot.runtime import Runtime, load_runtime
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
         start = getattr(app.state.bus, "start", None)
         if start is not None:
             await start()
+        watch_for_metrics(runtime)
         app.state.ready = True
         try:
             yield
@@ -95,7 +98,26 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
             "load_secs": runtime.load_times,
         })
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request, settings: SettingsDep) -> Response:
+        """Prometheus text format, this process's own numbers (callbot/metrics.py says who may read)."""
+        host = request.client.host if request.client else None
+        if not metrics.allowed(host, request.headers.get("authorization"), settings.metrics_token):
+            return JSONResponse({"detail": "metrics: loopback only, or set CALLBOT_METRICS_TOKEN"}, 403)
+        body, content_type = await run_in_threadpool(metrics.exposition)
+        return Response(body, media_type=content_type)
+
     return app
+
+
+def watch_for_metrics(runtime: Runtime) -> None:
+    """Point /metrics at this process's recogniser pool and at the human queue (read when scraped)."""
+    from callbot.speech.recognizers import recognizer_pool
+    from callbot.store.handoffs import waiting_calls
+
+    pool = recognizer_pool(runtime.asr_model) if runtime.asr_model is not None else None
+    metrics.watch(pool=pool, waiting=lambda: len(waiting_calls(runtime.db)),
+                  version=__version__, models=runtime.models)
 
 
 def factory() -> FastAPI:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Synthesise the flows' static answers in the background after start-up (fixed prompts such
     # as the greeting are always ready before the first call).
     warm_answers: bool = True
+    # GET /metrics (callbot/metrics.py): with a token, `Authorization: Bearer <token>`; else loopback only.
+    metrics_token: str | None = None
     # Live events across processes: "memory", "postgres" (LISTEN/NOTIFY) or a redis:// URL.
     events_url: str = "memory"
     # GDPR: calls, transcripts and callbacks older than this are erased by `callbot purge`.

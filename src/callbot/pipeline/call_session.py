@@ -18,6 +18,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
+from callbot import metrics
 from callbot.dialog.types import Reply
 from callbot.pipeline.barge_in import BargeInGate, GatedVADTurnStart
 from callbot.pipeline.dialog_processor import DialogProcessor
@@ -112,6 +113,7 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
         await worker.cancel()
 
     await bus.publish("call.started", {"call_sid": call_sid})
+    metrics.call_started()
     try:
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(worker)
@@ -119,6 +121,7 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     except Exception:  # a broken call must never take the server down
         logger.exception("call {} failed", call_sid)
     finally:
+        metrics.call_ended()
         if not ended:
             await recorder.finish(Outcome.ABANDONED, topic=conversation.topic, intent=conversation.intent,
                                   summary=conversation.summary)

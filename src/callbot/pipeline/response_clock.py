@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from callbot import metrics
+
 
 @dataclass
 class ResponseClock:
@@ -38,4 +40,5 @@ class ResponseClock:
         for key in ("final_ms", "utterances", "grammar"):
             if self.recogniser and key in self.recogniser:
                 out[f"recogniser_{key}"] = self.recogniser[key]
+        metrics.response_measured(out["response_ms"])  # one breakdown per response: the histogram
         return out

@@ -15,6 +15,7 @@ from loguru import logger
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.voice_response import Dial, Queue, VoiceResponse
 
+from callbot import metrics
 from callbot.app_deps import BusDep, DatabaseDep, RuntimeDep, SettingsDep
 from callbot.runtime import Runtime
 from callbot.store import handoffs
@@ -97,6 +98,7 @@ async def queue_result(request: Request, db: DatabaseDep, bus: BusDep) -> Respon
         return Response("missing CallSid or QueueResult", status_code=400)
     if result not in handoffs.QUEUE_RESULTS:
         logger.warning("unknown QueueResult {!r} for call {}", result, call_sid)
+    metrics.queue_left(result if result in handoffs.QUEUE_RESULTS else "other")  # bounded labels
     known = await run_in_threadpool(handoffs.record_queue_result, db, call_sid, result,
                                     queue_time)
     if known:
