@@ -18,12 +18,20 @@ def purge(days: int | None = typer.Option(None, help="keep this many days (CALLB
     erased = purge_older_than(db, keep)
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
                f"de plus de {keep} jours supprimés")
+    _say_recomputed(erased.utterance_days)
 
 
-def erase(number: str = typer.Argument(..., help="the resident's number, as Twilio sends it (+33…)")) -> None:
-    """Erase every call and callback request of one phone number (right to erasure)."""
+def _say_recomputed(days: int) -> None:
+    if days:
+        typer.echo(f"{days} jours de statistiques seront recalculés sans ces données à la prochaine lecture")
+
+
+def erase(number: str = typer.Argument(..., help="the resident's number, in any written form "
+                                                 "(+33612345678, 0612345678, 06 12 34 56 78)")) -> None:
+    """Erase every call, transcript, callback request and stored utterance of one phone number."""
     settings = get_settings()
     db = Database(settings.database_url)
     db.migrate()
     erased = erase_caller(db, server_secret(settings), number.strip())
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel supprimés pour ce numéro")
+    _say_recomputed(erased.utterance_days)
