@@ -10,7 +10,12 @@ from datetime import datetime
 import pytest
 from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
-from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, InputDTMFFrame, TranscriptionFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    InputDTMFFrame,
+    TranscriptionFrame,
+)
 from pipecat.tests.utils import SleepFrame, run_test
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +83,8 @@ def test_a_scripted_callback_call_leaves_no_words_or_numbers_in_the_log(tmp_path
     # A database error on the caller's words: the statement is logged, never its values.
     try:
         with db.session() as s:
-            s.execute(text("INSERT INTO turns (call_id, seq, speaker, text, at) VALUES (:c, 1, 'caller', :t, :a)"),
+            s.execute(text("INSERT INTO turns (call_id, seq, speaker, text, at) "
+                           "VALUES (:c, 1, 'caller', :t, :a)"),
                       {"c": 999_999, "t": UNRECOGNISED, "a": SUNDAY})
     except IntegrityError:
         logger.exception("could not store a turn")
@@ -104,16 +110,19 @@ def test_a_scripted_callback_call_leaves_no_words_or_numbers_in_the_log(tmp_path
 
 
 @pytest.mark.parametrize(("said", "kept"), [
-    ("mon numéro est zéro six douze trente-quatre cinquante-six soixante-dix-huit", "mon numéro est [numéro]"),
+    ("mon numéro est zéro six douze trente-quatre cinquante-six soixante-dix-huit",
+     "mon numéro est [numéro]"),
     ("rappelez-moi au 06 12 34 56 78 merci", "rappelez-moi au [numéro] merci"),
-    ("ma fille est née le trois mars mille neuf cent quatre-vingt", "ma fille est née le [date de naissance]"),
+    ("ma fille est née le trois mars mille neuf cent quatre-vingt",
+     "ma fille est née le [date de naissance]"),
     ("je suis né le 3 mars 1980 à Lyon", "je suis né le [date de naissance] à Lyon"),
     ("date de naissance 03/03/1980", "date de naissance [date de naissance]"),
     ("écrivez à jean point dupont arobase gmail point com", "écrivez à [e-mail]"),
     ("jean.dupont@gmail.com", "[e-mail]"),
     ("mon IBAN FR76 3000 6000 0112 3456 7890 189", "mon IBAN [iban]"),
     ("ma carte 4970 1012 3456 7890", "ma carte [numéro]"),
-    ("sécu un quatre-vingt zéro trois soixante-quinze cent vingt-trois quatre cent cinquante-six", "sécu [numéro]"),
+    ("sécu un quatre-vingt zéro trois soixante-quinze cent vingt-trois quatre cent cinquante-six",
+     "sécu [numéro]"),
     ("1 80 03 75 123 456 78", "[numéro]"),
     # What is not identifying stays as said: the dashboard needs these words.
     ("quels sont les horaires de la mairie", None),

@@ -46,17 +46,21 @@ def _delete_calls(s: Session, call_ids: list[int]) -> tuple[int, int]:
     return len(call_ids), callbacks
 
 
-def _forget_derived_days(s: Session, first: datetime | None, last: datetime | None) -> int:
+def _forget_derived_days(s: Session, first: datetime | date | None, last: datetime | date | None) -> int:
     """Drop the stored unrecognised wordings of the local days first..last (one day of margin
     each side for the commune's time zone) and mark those days stale: the dashboard rebuilds
     them from the remaining turns before reading them."""
     if first is None or last is None:
         return 0
-    lo: date = first.date() - timedelta(days=1)
-    hi: date = last.date() + timedelta(days=1)
+    lo = _day(first) - timedelta(days=1)
+    hi = _day(last) + timedelta(days=1)
     s.execute(delete(DailyUtterance).where(DailyUtterance.day.between(lo, hi)))
     s.execute(update(DailyRollup).where(DailyRollup.day.between(lo, hi)).values(stale=True))
     return (hi - lo).days + 1
+
+
+def _day(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def purge_older_than(db: Database, days: int, now: datetime | None = None) -> Erased:
@@ -68,13 +72,9 @@ def purge_older_than(db: Database, days: int, now: datetime | None = None) -> Er
         callbacks = s.execute(delete(Callback).where(Callback.created_at < cutoff)).rowcount or 0
         # Wordings of the purged days go even if their turns were deleted earlier by other means.
         oldest = s.scalar(select(func.min(DailyUtterance.day)))
-        start = min((d for d in (first, _as_datetime(oldest)) if d is not None), default=None)
-        forgotten = _forget_derived_days(s, start, cutoff)
+        starts = [_day(d) for d in (first, oldest) if d is not None]
+        forgotten = _forget_derived_days(s, min(starts, default=None), cutoff)
     return Erased(calls=calls, callbacks=callbacks + linked, utterance_days=forgotten)
-
-
-def _as_datetime(day: date | None) -> datetime | None:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day is not None else None
 
 
 def erase_caller(db: Database, secret: bytes, number: str) -> Erased:
