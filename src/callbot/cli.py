@@ -35,10 +35,11 @@ def serve(
         uvicorn.run(create_app(settings), **common)
 
 
-from callbot.store.data_cli import erase, purge  # noqa: E402
+from callbot.store.data_cli import access, erase, purge  # noqa: E402
 
 app.command()(purge)
 app.command()(erase)
+app.command()(access)
 
 from callbot.devtools.simulator.cli import register as register_simulate  # noqa: E402
 

@@ -4,6 +4,7 @@ database, not listed by hand) for the resident's number in every written form an
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,11 +105,19 @@ def other_resident_kept(db: Database) -> None:
             == [OTHER_WORDS]
 
 
-def test_erase_in_any_written_form_leaves_no_trace(history) -> None:
+def test_access_then_erase_in_any_written_form_leaves_no_trace(history) -> None:
+    shown = json.loads(CliRunner().invoke(cli, ["access", "0033611112222"]).output)
+    assert shown["number"] == RESIDENT
+    assert [c["call_sid"] for c in shown["calls"]] == ["CAvictim1", "CAvictim2"]
+    assert "marie martin" in shown["calls"][0]["turns"][0]["text"]
+    assert sorted(cb["number"] for cb in shown["callbacks"]) == ["+33611112222", "+33687654321"]
+
     result = CliRunner().invoke(cli, ["erase", "06 11 11 22 22"])
     assert result.exit_code == 0, result.output
     assert "2 appels et 2 demandes de rappel supprimés" in result.output
     assert traces(history) == []
+    shown = json.loads(CliRunner().invoke(cli, ["access", RESIDENT]).output)
+    assert shown["calls"] == [] and shown["callbacks"] == []
     other_resident_kept(history)
 
 

@@ -1,6 +1,8 @@
-"""`callbot purge` and `callbot erase`: retention limits and erasure requests (GDPR)."""
+"""`callbot purge`, `erase` and `access`: retention limits, erasure and access requests (GDPR)."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 
@@ -35,3 +37,14 @@ def erase(number: str = typer.Argument(..., help="the resident's number, in any 
     erased = erase_caller(db, server_secret(settings), number.strip())
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel supprimés pour ce numéro")
     _say_recomputed(erased.utterance_days)
+
+
+def access(number: str = typer.Argument(..., help="the resident's number, in any written form")) -> None:
+    """Print, as JSON, everything stored about one phone number (right of access, portability)."""
+    from callbot.store.subject_access import personal_data
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    db.migrate()
+    data = personal_data(db, server_secret(settings), number.strip())
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
