@@ -132,3 +132,31 @@ def test_a_scripted_callback_call_leaves_no_words_or_numbers_in_the_log(tmp_path
 ])
 def test_identifying_data_is_masked_in_what_callers_say(said: str, kept: str | None) -> None:
     assert redact(said) == (kept or said)
+
+
+def test_words_stored_before_redaction_existed_are_masked_by_the_upgrade(tmp_path) -> None:
+    from alembic import command
+
+    from callbot.store.db import alembic_config
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    command.upgrade(alembic_config(url), "0006_console_indexes")  # a database of the previous release
+    old = Database(url)
+    with old.engine.begin() as c:
+        c.execute(text("INSERT INTO calls (id, call_sid, started_at, outcome, summary, synthetic) VALUES "
+                       "(1, 'CAold', '2026-11-20 10:00:00', 'callback', 'rappel : 06 12 34 56 78', 0)"))
+        c.execute(text("INSERT INTO turns (call_id, seq, speaker, text, at, action, via_dtmf) VALUES "
+                       "(1, 1, 'caller', :t, '2026-11-20 10:00:00', 'callback', 0)"), {"t": DICTATED})
+        c.execute(text("INSERT INTO callbacks (call_id, created_at, number, reason, status, synthetic) "
+                       "VALUES (1, '2026-11-20 10:00:00', '06 12 34 56 78', :r, 'todo', 0)"),
+                  {"r": UNRECOGNISED})
+        c.execute(text("INSERT INTO daily_utterances (day, text, count, confidence_n) "
+                       "VALUES ('2026-11-20', :t, 1, 0)"), {"t": UNRECOGNISED})
+    old.migrate()  # what the new release does at start-up
+    with old.engine.connect() as c:
+        assert c.execute(text("SELECT summary FROM calls")).scalar() == "rappel : [numéro]"
+        assert c.execute(text("SELECT text FROM turns")).scalar() == "[numéro]"
+        assert c.execute(text("SELECT number, reason FROM callbacks")).one() == (
+            "+33612345678", "ma fille marie martin née le [date de naissance]")
+        assert c.execute(text("SELECT text FROM daily_utterances")).scalar() == \
+            "ma fille marie martin née le [date de naissance]"

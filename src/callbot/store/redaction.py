@@ -50,9 +50,21 @@ BIRTH = re.compile(
 TOKEN = re.compile(r"\d+|[a-zà-ÿ]+|[-./]|\S", re.IGNORECASE | re.UNICODE)
 
 
+# Cheap test first: most sentences hold nothing to mask (a digit, an "@", a spoken e-mail or birth,
+# or two number words at least are needed for anything below to match).
+MAYBE = re.compile(r"[\d@]|arobase|\bat\b|naiss|\bnée?s?\b", re.IGNORECASE)
+WORDS = re.compile(r"[a-zà-ÿ]+", re.IGNORECASE)
+
+
+def _worth_a_look(text: str) -> bool:
+    if MAYBE.search(text):
+        return True
+    return sum(w in NUMBER_WORDS for w in WORDS.findall(text.lower())) >= 2
+
+
 def redact(text: str | None) -> str | None:
     """`text` with identifying data masked ("[numéro]", "[e-mail]", "[iban]", "[date de naissance]")."""
-    if not text:
+    if not text or not _worth_a_look(text):
         return text
     out = EMAIL_WRITTEN.sub(EMAIL, text)
     out = EMAIL_SPOKEN.sub(EMAIL, out)
