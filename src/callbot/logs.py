@@ -8,9 +8,12 @@ six digits or more, or e-mail address, masked in every message.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
+from copy import deepcopy
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 
 from loguru import logger
 
@@ -34,3 +37,25 @@ def configure_logging(level: str = "INFO", sink: TextIO | Any = sys.stderr) -> N
     logger.remove()
     logger.configure(patcher=_patch)
     logger.add(sink, level=level.upper(), format=FORMAT, backtrace=False, diagnose=False)
+
+
+class AccessLogMasking(logging.Filter):
+    """uvicorn's access log writes each request line: a console search by number
+    (`/agents/rappels?numero=06…`) must not leave the number in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, sep, query = args[2].partition("?")
+            record.args = (*args[:2], path + sep + mask_personal_data(unquote_plus(query)), *args[3:])
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging configuration, with the access log's query strings masked."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask"] = {"()": AccessLogMasking}
+    config["handlers"]["access"]["filters"] = ["mask"]
+    return config

@@ -160,3 +160,15 @@ def test_words_stored_before_redaction_existed_are_masked_by_the_upgrade(tmp_pat
             "+33612345678", "ma fille marie martin née le [date de naissance]")
         assert c.execute(text("SELECT text FROM daily_utterances")).scalar() == \
             "ma fille marie martin née le [date de naissance]"
+
+
+def test_the_access_log_of_a_console_search_by_number_hides_the_number(capfd) -> None:
+    import logging.config
+
+    from callbot.logs import uvicorn_log_config
+
+    logging.config.dictConfig(uvicorn_log_config())  # what `callbot serve` gives uvicorn
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                                             "/agents/rappels?numero=06+12+34+56+78&statut=todo", "1.1", 200)
+    line = capfd.readouterr().out
+    assert "/agents/rappels?numero=[numéro]&statut=todo" in line and "127.0.0.1" in line
