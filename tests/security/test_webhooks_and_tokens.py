@@ -8,6 +8,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -97,11 +98,13 @@ def start_message(call_sid: str, token: str, caller: str, stream: str) -> str:
                                                  "channels": 1}}})
 
 
-def open_media(url: str, call_sid: str, token: str, caller: str, stream: str):  # noqa: ANN201
-    ws = connect(url.replace("http://", "ws://") + "/twilio/media")
-    ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-    ws.send(start_message(call_sid, token, caller, stream))
-    return ws
+@contextmanager
+def media(url: str, call_sid: str, token: str, caller: str, stream: str):  # noqa: ANN201
+    """A media socket that has sent Twilio's `connected` and `start` for this call."""
+    with connect(url.replace("http://", "ws://") + "/twilio/media") as ws:
+        ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        ws.send(start_message(call_sid, token, caller, stream))
+        yield ws
 
 
 def refused(ws) -> str:  # noqa: ANN001
@@ -116,13 +119,12 @@ def test_a_media_token_opens_one_stream_once_and_the_socket_cannot_change_the_ca
     sid = "CA" + "6" * 32
     r = httpx.post(f"{live_server.url}/twilio/voice", data={**CALL, "CallSid": sid})
     token = r.text.split('name="token" value="')[1].split('"')[0]
-    first = open_media(live_server.url, sid, token, "+33699999999", "MZ" + "1" * 32)
-    first.recv(timeout=30)  # the call runs: the greeting's first audio
-    second = open_media(live_server.url, sid, token, "+33688888888", "MZ" + "2" * 32)
-    assert "already used" in refused(second)
-    first.close()
-    again = open_media(live_server.url, sid, token, "+33677777777", "MZ" + "3" * 32)
-    assert "already used" in refused(again)
+    with media(live_server.url, sid, token, "+33699999999", "MZ" + "1" * 32) as first:
+        first.recv(timeout=30)  # the call runs: the greeting's first audio
+        with media(live_server.url, sid, token, "+33688888888", "MZ" + "2" * 32) as second:
+            assert "already used" in refused(second)
+    with media(live_server.url, sid, token, "+33677777777", "MZ" + "3" * 32) as again:
+        assert "already used" in refused(again)
     secret = live_server.app.state.runtime.secret
     with live_server.db.session() as s:
         call = s.scalar(select(Call).where(Call.call_sid == sid))
