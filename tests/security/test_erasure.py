@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import MetaData, select
 from typer.testing import CliRunner
@@ -22,6 +24,7 @@ from callbot.store.models import Call, Callback, DailyUtterance
 from callbot.store.phone import written_forms
 from callbot.vocabulary import Outcome
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET = "erase-test-secret"
 RESIDENT = "+33611112222"
 DICTATED = "0687654321"  # the number the resident dictated for the callback
@@ -71,9 +74,25 @@ def traces(db: Database, numbers: tuple[str, ...] = (RESIDENT, DICTATED),
     return found
 
 
-@pytest.fixture()
-def history(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path}/calls.db"
+def fresh_postgres_database(request) -> str:  # noqa: ANN001
+    name = f"callbot_erase_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["sqlite"])
+def history(request, tmp_path, monkeypatch):
+    if request.param == "postgresql":
+        url = fresh_postgres_database(request)
+    else:
+        url = f"sqlite:///{tmp_path}/calls.db"
     monkeypatch.setenv("CALLBOT_DATABASE_URL", url)
     monkeypatch.setenv("CALLBOT_SECRET_KEY", SECRET)
     monkeypatch.setenv("CALLBOT_RETENTION_DAYS", "30")
@@ -105,6 +124,8 @@ def other_resident_kept(db: Database) -> None:
             == [OTHER_WORDS]
 
 
+@pytest.mark.parametrize("history", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_access_then_erase_in_any_written_form_leaves_no_trace(history) -> None:
     shown = json.loads(CliRunner().invoke(cli, ["access", "0033611112222"]).output)
     assert shown["number"] == RESIDENT
