@@ -18,14 +18,14 @@ def serve(
     import uvicorn
 
     from callbot.config import get_settings
-    from callbot.logs import configure_logging
+    from callbot.logs import configure_logging, uvicorn_log_config
 
     settings = get_settings()
     configure_logging(settings.log_level)
     common = {"host": host or settings.host, "port": port or settings.port,
               "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20,
               # Live-update connections of the console would otherwise hold a restart for minutes.
-              "timeout_graceful_shutdown": 3}
+              "timeout_graceful_shutdown": 3, "log_config": uvicorn_log_config()}
     if workers > 1:
         # Each process loads its own models once (see callbot.app.factory).
         uvicorn.run("callbot.app:factory", factory=True, workers=workers, **common)
@@ -35,10 +35,11 @@ def serve(
         uvicorn.run(create_app(settings), **common)
 
 
-from callbot.store.data_cli import erase, purge  # noqa: E402
+from callbot.store.data_cli import access, erase, purge  # noqa: E402
 
 app.command()(purge)
 app.command()(erase)
+app.command()(access)
 
 from callbot.devtools.simulator.cli import register as register_simulate  # noqa: E402
 

@@ -105,7 +105,7 @@ class Conversation(Repairs, Handover, Ending):
         try:
             u = self.engine.understand(text, expect=expect)
         except Exception as e:  # a bug in understanding must not drop the call
-            logger.exception("understanding failed on {!r}", text)
+            logger.exception("understanding failed on a {}-character utterance", len(text))  # never the words
             u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"nlu error: {e}")
         return self._on_understanding(u)
 
@@ -171,7 +171,7 @@ class Conversation(Repairs, Handover, Ending):
         try:
             return handler(*args)
         except Exception:
-            logger.exception("dialog fault in state {} on {!r}", self.state, args)
+            logger.exception("dialog fault in state {}", self.state)  # never the caller's words
             u = Understanding(text=str(args[0]) if args else "", intent=None, topic=None, confidence=0.0,
                               action=Action.FALLBACK, fallback_reason="dialog error")
             transfer = Transfer(kind="queue", target=self.engine.default_queue(),

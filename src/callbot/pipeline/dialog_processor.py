@@ -134,7 +134,7 @@ class DialogProcessor(FrameProcessor):
                 self._clock.transcript = time.monotonic()
                 self._clock.recogniser = frame.result if isinstance(frame.result, dict) else None
                 asr_ms = getattr(frame, "asr_ms", None)
-                logger.debug("heard {!r} (recogniser {} ms, final {} ms)", text, asr_ms,
+                logger.debug("heard {} characters (recogniser {} ms, final {} ms)", len(text), asr_ms,
                              frame.result.get("final_ms") if isinstance(frame.result, dict) else None)
                 await self._handle(self._conv.hear(text), caller_text=text, asr_ms=asr_ms)
         elif isinstance(frame, InputDTMFFrame):
@@ -232,7 +232,8 @@ class DialogProcessor(FrameProcessor):
             if turn_id is not None and self._latency_ms is not None:  # the bot already spoke
                 await self._rec.set_turn_latency(turn_id, self._latency_ms)
             if u and u.fallback_reason:
-                logger.info("fallback: {} ({!r})", u.fallback_reason, caller_text)
+                # Lengths, never the words: the unrecognised utterances live (redacted) in the database.
+                logger.info("fallback: {} ({} characters)", u.fallback_reason, len(caller_text))
         spoken = " ".join(p.text for p in reply.prompts)
         if spoken:
             await self._rec.turn("bot", spoken, action=reply.action)

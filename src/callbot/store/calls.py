@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from callbot.store.db import Database
 from callbot.store.models import Call, Callback, CallEvent, Turn
+from callbot.store.phone import to_e164
+from callbot.store.redaction import redact
 from callbot.vocabulary import Outcome
 
 
@@ -25,7 +27,9 @@ def utcnow() -> datetime:
 
 
 def hash_number(secret: bytes, number: str | None) -> str | None:
-    """Keyed hash: repeat callers can be counted without keeping their number."""
+    """Keyed hash of the E.164 form: repeat callers can be counted, and erased whatever form the
+    number is given in, without keeping it."""
+    number = to_e164(number)
     if not number:
         return None
     return hmac.new(secret, number.encode(), hashlib.sha256).hexdigest()[:32]
@@ -33,9 +37,9 @@ def hash_number(secret: bytes, number: str | None) -> str | None:
 
 def mask_number(number: str | None) -> str | None:
     """'+33612345678' → '+33 6 •• •• •• 78': enough for an agent to recognise a caller."""
-    if not number:
+    digits = to_e164(number)
+    if not digits:
         return None
-    digits = number.strip()
     if len(digits) < 6:
         return "•" * len(digits)
     return f"{digits[:4]}••••••{digits[-2:]}"
@@ -65,9 +69,11 @@ class CallRecorder:
                     call = Call(call_sid=self.call_sid, started_at=utcnow(), outcome=Outcome.IN_PROGRESS)
                     s.add(call)
                 call.stream_sid = stream_sid
-                call.caller_hash = hash_number(secret, caller)
-                call.caller_masked = mask_number(caller)
-                call.called_number = called
+                # The webhook recorded who calls; a socket never rewrites it (issue 12).
+                if call.caller_hash is None:
+                    call.caller_hash = hash_number(secret, caller)
+                    call.caller_masked = mask_number(caller)
+                call.called_number = call.called_number or called
                 s.flush()
                 s.add(CallEvent(call_id=call.id, at=utcnow(), kind="stream.start",
                                 data={"stream_sid": stream_sid}))
@@ -94,7 +100,8 @@ class CallRecorder:
 
         def work() -> int:
             with self.db.session() as s:
-                t = Turn(call_id=self.call_id, seq=seq, speaker=speaker, text=text, at=utcnow(), **fields)
+                t = Turn(call_id=self.call_id, seq=seq, speaker=speaker, text=redact(text), at=utcnow(),
+                         **fields)
                 s.add(t)
                 s.flush()
                 return t.id
@@ -114,6 +121,8 @@ class CallRecorder:
         """Update columns of the call row (topic, intent, summary, ...)."""
         if self.call_id is None:
             return
+        if "summary" in fields:
+            fields["summary"] = redact(fields["summary"])
 
         def work() -> None:
             with self.db.session() as s:
@@ -126,8 +135,9 @@ class CallRecorder:
     async def add_callback(self, number: str, reason: str | None, topic: str | None) -> None:
         def work() -> None:
             with self.db.session() as s:
-                s.add(Callback(call_id=self.call_id, created_at=utcnow(), number=number,
-                               reason=reason, topic=topic))
+                # The number stays in clear (the agent calls it back), in E.164 so erasure finds it.
+                s.add(Callback(call_id=self.call_id, created_at=utcnow(), number=to_e164(number) or number,
+                               reason=redact(reason), topic=topic))
 
         await self._run(work)
 
@@ -135,6 +145,8 @@ class CallRecorder:
         """Close the call with its outcome (never overwrites a decided outcome with abandoned)."""
         if self.call_id is None:
             return
+        if "summary" in fields:
+            fields["summary"] = redact(fields["summary"])
 
         def work() -> str:
             with self.db.session() as s:

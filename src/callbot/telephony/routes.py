@@ -11,7 +11,8 @@ from loguru import logger
 from sqlalchemy import select
 
 from callbot.app_deps import BusDep, RuntimeDep, SettingsDep
-from callbot.store.calls import hash_number, mask_number
+from callbot.store.call_streams import Arrival, claim_stream, record_arrival
+from callbot.store.calls import hash_number
 from callbot.store.models import Call, CallEvent
 from callbot.telephony import twiml
 from callbot.telephony.signature import verify_twilio_signature
@@ -38,14 +39,11 @@ async def incoming_call(request: Request, settings: SettingsDep, runtime: Runtim
     if not call_sid:
         return Response("missing CallSid", status_code=400)
 
-    def record() -> None:
-        with runtime.db.session() as s:
-            if s.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None:
-                s.add(Call(call_sid=call_sid, started_at=datetime.now(UTC), outcome=Outcome.IN_PROGRESS,
-                           caller_hash=hash_number(runtime.secret, caller),
-                           caller_masked=mask_number(caller), called_number=called))
-
-    await asyncio.to_thread(record)
+    arrival = await asyncio.to_thread(record_arrival, runtime.db, runtime.secret, call_sid, caller, called)
+    if arrival == Arrival.SPENT:
+        # A replayed webhook of a call that already streamed or ended: no new token.
+        logger.warning("replayed /twilio/voice for call {} that already streamed: hung up", call_sid)
+        return xml(twiml.hangup())
     if not runtime.speech_ready:
         # The bot cannot speak (models missing): never leave a resident unanswered.
         logger.error("call {} arrived but speech is not loaded: sent to the human queue", call_sid)
@@ -140,6 +138,16 @@ async def media_socket(ws: WebSocket, runtime: RuntimeDep, bus: BusDep) -> None:
         logger.warning("media socket for {} refused: {}", call_sid, e)
         await ws.close(code=POLICY_VIOLATION, reason="invalid call token")
         return
+    claimed = await asyncio.to_thread(claim_stream, runtime.db, call_sid, start["streamSid"])
+    if claimed is None:
+        logger.warning("media socket for {} refused: token already used, or call unknown or over", call_sid)
+        await ws.close(code=POLICY_VIOLATION, reason="call token already used")
+        return
+    # Who calls is what the webhook recorded: the socket's `caller` is only used (for the dialog)
+    # when it is that same number.
+    caller = params.get("caller")
+    if hash_number(runtime.secret, caller) != claimed.caller_hash:
+        caller = None
     if not runtime.speech_ready:
         await ws.close(code=1011, reason="speech models not loaded")
         return
@@ -147,4 +155,4 @@ async def media_socket(ws: WebSocket, runtime: RuntimeDep, bus: BusDep) -> None:
     await run_call(ws, runtime=runtime, bus=bus, serializer=serializer,
                    marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
                    call_sid=call_sid, stream_sid=start["streamSid"],
-                   caller=params.get("caller"), called=params.get("called"))
+                   caller=caller, called=claimed.called_number)

@@ -136,6 +136,9 @@ async def _post_twiml(client: httpx.AsyncClient, url: str, signed_url: str, form
         raise SimulationError(f"le serveur n'a pas répondu à temps : POST {url}") from None
     except httpx.HTTPError as e:
         raise SimulationError(f"serveur injoignable : POST {url} ({e.__class__.__name__}: {e})") from None
+    if response.status_code == 403:
+        raise SimulationError(f"POST {url} → HTTP 403 : signature refusée ; donnez --auth-token (le jeton "
+                              "Twilio du serveur), ou lancez un serveur local avec CALLBOT_ALLOW_UNSIGNED=1")
     if response.status_code != 200:
         raise SimulationError(f"POST {url} → HTTP {response.status_code} : {response.text[:200]}")
     return response.text
