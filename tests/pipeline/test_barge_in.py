@@ -61,7 +61,8 @@ def test_a_caller_who_waits_for_the_disclosure_hears_the_invitation(tmp_path) ->
     from tests.pipeline.test_dialog_processor import GREETING, MARKS, make, mark_echo
 
     proc, _, _ = make(tmp_path, marks=MARKS, no_audio_secs=30)
-    down, _ = asyncio.run(run_test(proc, frames_to_send=[SleepFrame(0.05), mark_echo("seg-1"), SleepFrame(0.1)]))
+    frames = [SleepFrame(0.05), mark_echo("seg-1"), SleepFrame(0.1)]
+    down, _ = asyncio.run(run_test(proc, frames_to_send=frames))
     said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
     assert said == [p.text for p in GREETING]
     assert GREETING[-1].interruptible and not GREETING[0].interruptible

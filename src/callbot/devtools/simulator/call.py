@@ -338,7 +338,8 @@ class _MediaCall:
                 text=turn["text"],
                 ended_at_ms=round((turn["end"] - self.started_at) * 1000, 1),
             ))
-        s.bot_audio_spans_ms = [[round((a - self.started_at) * 1000, 1), round((b - self.started_at) * 1000, 1)]
+        t0 = self.started_at
+        s.bot_audio_spans_ms = [[round((a - t0) * 1000, 1), round((b - t0) * 1000, 1)]
                                 for a, b in self.playout.spans(SPAN_GAP_MS / 1000)]
         s.bot_audio_seconds = round(self.playout.received_seconds, 3)
         s.bot_audio_played_seconds = round(len(self.playout.played_audio()) / RATE, 3)
