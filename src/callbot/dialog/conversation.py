@@ -20,6 +20,7 @@ from loguru import logger
 from callbot.dialog.answers import split_sentences
 from callbot.dialog.control import NO_REASON, OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.conversation_base import Pending
+from callbot.dialog.details import Details
 from callbot.dialog.ending import Ending, is_score
 from callbot.dialog.handover import MIN_NUMBER_DIGITS, Handover
 from callbot.dialog.normalize import simplify
@@ -40,7 +41,7 @@ AGENT_KEY = "0"
 YES_KEY, NO_KEY = "1", "2"
 
 
-class Conversation(Repairs, Handover, Ending):
+class Conversation(Repairs, Handover, Ending, Details):
     def sounds_complete(self, text: str) -> bool:
         """Do these words, as they stand, make a request the bot would act on at once?
 
@@ -264,6 +265,8 @@ class Conversation(Repairs, Handover, Ending):
 
     def _in_follow_up(self, u: Understanding) -> Reply | None:
         pending, self.pending = self.pending, None
+        if pending is not None and pending.detail is not None:
+            return self._in_detail(pending, u)
         if pending is None or pending.intent.follow_up is None:
             return None
         fu = pending.intent.follow_up
@@ -313,10 +316,14 @@ class Conversation(Repairs, Handover, Ending):
             out_of_scope = intent.topic == OUT_OF_SCOPE_TOPIC
             reason = TransferReason.OUT_OF_SCOPE if out_of_scope else TransferReason.TOPIC
             return self._transfer(u, reason, intent, texts)
+        closing = self._text(intent.follow_up.question, intent, slots) if intent.follow_up else p.anything_else
+        texts, detail = self._split_answer(texts, closing)
+        if detail:
+            return self._offer_detail(intent, slots, u, texts, detail)
         if intent.follow_up:
             self.pending = Pending(intent, slots, u)
             self.state = State.FOLLOW_UP
-            prompts = self._prompts(*texts, self._text(intent.follow_up.question, intent, slots))
+            prompts = self._prompts(*texts, closing)
             return self._reply(prompts, u.action, u, node=State.FOLLOW_UP, expect=Expect.YES_NO)
         self.state = State.MAIN
         return self._reply(self._prompts(*texts, p.anything_else), u.action, u)

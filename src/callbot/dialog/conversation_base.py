@@ -29,6 +29,8 @@ class Pending:
     slots: dict[str, Any] = field(default_factory=dict)
     understanding: Understanding | None = None
     slot_name: str | None = None
+    # The rest of an answer too long for one go, offered with "Voulez-vous le détail ?" (details.py).
+    detail: list[str] | None = None
 
     def slot(self) -> SlotDef:
         """The definition of the slot being asked for."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from callbot.dialog.flows import FlowError, load_flows
+from callbot.dialog.flows import FlowError, Flows, load_flows
 
 flows_app = typer.Typer(help="Vérifier et tester les fichiers de flows d'une commune.", no_args_is_help=True)
 
@@ -34,6 +35,24 @@ def check(directory: Path | None = typer.Argument(None, help="répertoire des fl
     typer.echo(f"OK {directory} : commune {flows.commune.name}, {len(flows.files)} fichiers, "
                f"{len(flows.intents)} intentions, {len(topics)} thèmes, {examples} exemples, "
                f"{len(flows.commune.services)} services, {len(flows.slot_types)} types de slots")
+    _warn_long_texts(flows)
+
+
+def _warn_long_texts(flows: Flows) -> None:
+    """Texts too long for a phone call, at the voice's speaking rate (settings.speech)."""
+    from callbot.dialog.answer_length import flows_renderer, too_long
+    from callbot.dialog.hours import Hours
+
+    speech = flows.settings.speech
+    # Live variables are rendered for a weekday morning (the commune's longest usual hours).
+    now = Hours(flows.commune).local(datetime.now(UTC)).replace(hour=10, minute=0)
+    long_texts = too_long(flows, flows_renderer(flows, now))
+    for spoken, secs in long_texts:
+        typer.echo(f"ATTENTION {spoken.where} : environ {secs:.1f} s à {speech.words_per_second:g} mots/s "
+                   f"(limite {spoken.limit_secs:g} s)")
+    if long_texts:
+        typer.echo("  Une réponse trop longue est coupée après ce qui tient, suivie de "
+                   f"« {flows.prompts.more_detail} » : mieux vaut une réponse courte et un follow_up.")
 
 
 @flows_app.command("test")
