@@ -316,7 +316,8 @@ class Conversation(Repairs, Handover, Ending, Details):
             out_of_scope = intent.topic == OUT_OF_SCOPE_TOPIC
             reason = TransferReason.OUT_OF_SCOPE if out_of_scope else TransferReason.TOPIC
             return self._transfer(u, reason, intent, texts)
-        closing = self._text(intent.follow_up.question, intent, slots) if intent.follow_up else p.anything_else
+        fu = intent.follow_up
+        closing = self._text(fu.question, intent, slots) if fu else p.anything_else
         texts, detail = self._split_answer(texts, closing)
         if detail:
             return self._offer_detail(intent, slots, u, texts, detail)
