@@ -26,6 +26,7 @@ from callbot.dialog.handover import MIN_NUMBER_DIGITS, Handover
 from callbot.dialog.normalize import simplify
 from callbot.dialog.repairs import Repairs
 from callbot.dialog.schema import IntentDef
+from callbot.dialog.small_talk import SmallTalk
 from callbot.dialog.states import GREETING_NODE, YES_NO_STATES, State
 from callbot.dialog.types import Action, Expect, Prompt, Reply, Transfer, Understanding
 from callbot.vocabulary import Outcome, TransferReason
@@ -41,7 +42,7 @@ AGENT_KEY = "0"
 YES_KEY, NO_KEY = "1", "2"
 
 
-class Conversation(Repairs, Handover, Ending, Details):
+class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
     def sounds_complete(self, text: str) -> bool:
         """Do these words, as they stand, make a request the bot would act on at once?
 
@@ -151,6 +152,9 @@ class Conversation(Repairs, Handover, Ending, Details):
             return self._after_end()
         u = Understanding(text="", intent=None, topic=None, confidence=0.0, action=Action.FALLBACK,
                           fallback_reason="no_input")
+        held = self._after_hold(u)
+        if held is not None:
+            return held
         if self.state == State.CALLBACK_NUMBER:
             if len(self.digits) >= MIN_NUMBER_DIGITS:
                 return self._callback_digit("#")
@@ -194,6 +198,10 @@ class Conversation(Repairs, Handover, Ending, Details):
             return self._repeat(u)
         if intent_id == ControlIntent.GOODBYE:
             return self._goodbye(u)
+        self.holding = False
+        small_talk = self._small_talk(u)
+        if small_talk is not None:
+            return small_talk
         handler = {
             State.CONFIRM: self._in_confirm, State.CLARIFY: self._in_clarify, State.SLOT: self._in_slot,
             State.FOLLOW_UP: self._in_follow_up, State.CALLBACK_OFFER: self._in_callback_offer,
@@ -223,6 +231,9 @@ class Conversation(Repairs, Handover, Ending, Details):
                 return self._miss(u, no_input=False, lead=[p.out_of_scope_generic])
             return self._miss(u, no_input=False)
         if u.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.TRANSFER):
+            return self._deliver(intent, dict(u.slots), u)
+        if u.action in (Action.CONFIRM, Action.CLARIFY) and intent.id == self._intent:
+            # The question just answered, asked again: the answer again, not "vous voulez … ?".
             return self._deliver(intent, dict(u.slots), u)
         if u.action == Action.CLARIFY:
             alts = [self.flows.intent(a.get("intent")) for a in u.alternatives]

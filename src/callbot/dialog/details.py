@@ -19,13 +19,16 @@ from callbot.dialog.states import State
 from callbot.dialog.types import Action, Expect, Reply, Understanding
 
 
-def fit(texts: list[str], budget_secs: float, words_per_second: float) -> tuple[list[str], list[str]]:
+def fit(texts: list[str], then: str, limit_secs: float, words_per_second: float,
+        *, last_then: str = "") -> tuple[list[str], list[str]]:
     """(what is said now, what is offered as detail), each as one text: the sentences that fit in
-    `budget_secs` (at least one), and the rest."""
+    `limit_secs` with the question `then` after them (at least one), and the rest. The whole
+    answer is said only if it fits with `last_then`, the question that follows it then."""
     all_sentences = [s for t in texts for s in sentences(t)]
     said: list[str] = []
     for i, sentence in enumerate(all_sentences):
-        if said and estimated_seconds(" ".join([*said, sentence]), words_per_second) > budget_secs:
+        after = last_then if i == len(all_sentences) - 1 else then
+        if said and estimated_seconds(" ".join([*said, sentence, after]), words_per_second) > limit_secs:
             return [" ".join(said)], [" ".join(all_sentences[i:])]
         said.append(sentence)
     return [" ".join(said)], []
@@ -35,11 +38,10 @@ class Details(ConversationBase):
     def _split_answer(self, texts: list[str], closing: str) -> tuple[list[str], list[str]]:
         """The answer's sentences that fit with `closing` (the question said after them)."""
         speech = self.flows.settings.speech
-        budget = speech.answer_max_seconds - estimated_seconds(closing, speech.words_per_second)
-        if estimated_seconds(" ".join(texts), speech.words_per_second) <= budget:
+        limit, rate = speech.answer_max_seconds, speech.words_per_second
+        if estimated_seconds(" ".join([*texts, closing]), rate) <= limit:
             return texts, []
-        return fit(texts, budget - estimated_seconds(self.flows.prompts.more_detail, speech.words_per_second),
-                   speech.words_per_second)
+        return fit(texts, self.flows.prompts.more_detail, limit, rate, last_then=closing)
 
     def _offer_detail(self, intent: IntentDef, slots: dict[str, Any], u: Understanding,
                       head: list[str], detail: list[str]) -> Reply:

@@ -193,6 +193,10 @@ class Prompts(Strict):
     slot_not_understood: str
     # Said after the part of a long answer that fits the time limit (settings.speech).
     more_detail: str = "Voulez-vous le détail ?"
+    # Small talk (dialog/small_talk.py): after "bonjour", "attendez", and the silence that follows.
+    hello_again: str = "Bonjour, je vous écoute."
+    waiting: str = "Je vous attends."
+    still_there: str = "Je suis toujours là."
 
     @field_validator("not_understood", "no_input", "greeting")
     @classmethod
