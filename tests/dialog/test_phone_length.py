@@ -3,6 +3,7 @@ limit (longer ones cut, the detail on request), small talk that is not a misunde
 
 from __future__ import annotations
 
+import re
 import shutil
 
 from typer.testing import CliRunner
@@ -78,3 +79,48 @@ def test_flows_check_warns_on_a_text_too_long_for_the_phone(tmp_path):
     assert result.exit_code == 0, result.output  # a warning, not an error
     assert "ATTENTION intent adresse_acces: answer" in result.output
     assert "Voulez-vous le détail ?" in result.output
+
+
+ONE_QUESTION = """tests:
+  - name: une question
+    now: "2026-11-24T10:00"
+    max_seconds: 45
+    steps:
+      - say: à quelle heure ferme la mairie aujourd'hui
+        intent: horaires_mairie
+      - say: non merci au revoir
+        end: hangup
+"""
+
+
+def test_flows_test_timing_speaks_with_the_configured_voice(tmp_path, monkeypatch):
+    from callbot.config import get_settings
+    from tests.conftest import joe_voice
+
+    tests = tmp_path / "one.yaml"
+    tests.write_text(ONE_QUESTION, encoding="utf-8")
+    monkeypatch.setenv("CALLBOT_TTS_VOICE", str(joe_voice()))
+    monkeypatch.setenv("CALLBOT_TTS_LANGUAGE", "fr")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["flows", "test", str(FLOWS_DIR), "--tests", str(tests), "--timing"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    line = next(li for li in result.output.splitlines() if "première réponse" in li)
+    first, call = (float(x) for x in re.findall(r"(\d+\.\d) s", line))
+    assert 6 < first < 12 and first < call <= 45  # after the greeting; the whole call under 45 s
+    rate = float(re.search(r"en_US-joe-medium.onnx : (\d+\.\d+) mots/s", result.output).group(1))
+    assert 2.5 < rate < 4.5  # the voice's real speaking rate, measured
+
+
+def test_flows_test_timing_without_a_voice_says_so(tmp_path, monkeypatch):
+    from callbot.config import get_settings
+
+    monkeypatch.setenv("CALLBOT_TTS_VOICE", str(tmp_path / "absent.onnx"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["flows", "test", str(FLOWS_DIR), "--timing"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "voix non chargée" in result.output

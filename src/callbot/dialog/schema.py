@@ -284,6 +284,9 @@ class FlowTest(Strict):
     name: str
     now: str | None = None
     caller: str | None = None
+    # Limits on the call as the caller lives it (dialog/call_timing.py), in seconds.
+    max_seconds: float | None = None
+    max_first_answer_seconds: float | None = None
     steps: list[FlowTestStep]
 
 
