@@ -15,6 +15,8 @@ from callbot.dialog.flows import FlowError, Flows, load_flows
 # not load a voice itself. Returns (voice name, text → seconds); raises when the voice cannot load.
 voice_clock: Callable[[], tuple[str, Callable[[str], float]]] | None = None
 
+_TIMING_HELP = "durées de chaque appel avec la voix configurée (CALLBOT_TTS_VOICE) : première réponse, appel"
+
 flows_app = typer.Typer(help="Vérifier et tester les fichiers de flows d'une commune.", no_args_is_help=True)
 
 
@@ -65,8 +67,7 @@ def test(
     directory: Path | None = typer.Argument(None, help="répertoire des flows (CALLBOT_FLOWS)"),
     tests: Path | None = typer.Option(None, "--tests", help="fichier ou répertoire de tests (DIR/tests)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="affiche la conversation des tests en échec"),
-    timing: bool = typer.Option(False, "--timing", help="durées de chaque appel avec la voix configurée "
-                                                       "(CALLBOT_TTS_VOICE) : première réponse, appel entier"),
+    timing: bool = typer.Option(False, "--timing", help=_TIMING_HELP),
 ) -> None:
     """Joue les conversations de flows/tests/*.yaml ; code de sortie 1 si un test échoue."""
     from callbot.dialog.flowtests import run_flow_tests
