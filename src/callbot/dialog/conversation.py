@@ -118,6 +118,7 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
         digit = str(digit).strip()
         if self.ended is not None:
             return self._after_end()
+        self.holding = False
         u = Understanding(text=f"#{digit}" if digit != "#" else "#", intent=None, topic=None,
                           confidence=1.0, action=Action.CONTROL, normalized=digit)
         if self.state == State.CALLBACK_NUMBER:
