@@ -54,15 +54,3 @@ def test_speech_begun_over_the_disclosure_is_not_talked_over_then_gets_its_answe
     assert not any("question" in t for t in said[len(fixed):len(fixed) + 1])  # no invitation over them
     assert "ouverte" in said[len(fixed)]  # their question is answered at once
 
-
-def test_a_caller_who_waits_for_the_disclosure_hears_the_invitation(tmp_path) -> None:
-    from pipecat.frames.frames import TTSSpeakFrame
-
-    from tests.pipeline.test_dialog_processor import GREETING, MARKS, make, mark_echo
-
-    proc, _, _ = make(tmp_path, marks=MARKS, no_audio_secs=30)
-    frames = [SleepFrame(0.05), mark_echo("seg-1"), SleepFrame(0.1)]
-    down, _ = asyncio.run(run_test(proc, frames_to_send=frames))
-    said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
-    assert said == [p.text for p in GREETING]
-    assert GREETING[-1].interruptible and not GREETING[0].interruptible
