@@ -70,7 +70,11 @@ class ConversationBase:
 
     @property
     def summary(self) -> str:
-        text = " ; ".join(dict.fromkeys(self._summary))
+        # Once each, whatever the case ("Horaires d'un service" asked, then answered after its slot).
+        seen: dict[str, str] = {}
+        for part in self._summary:
+            seen.setdefault(part.casefold(), part)
+        text = " ; ".join(seen.values())
         return text[:1].upper() + text[1:]
 
     @property

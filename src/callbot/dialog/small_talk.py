@@ -32,13 +32,21 @@ class SmallTalk(ConversationBase):
             return self._hold(u, [])
         if u.intent == SmallTalkIntent.HOLD:
             return self._hold(u, self._prompts(p.waiting))
-        invitation = p.anything_else if self.answered else p.listening
         if u.intent == SmallTalkIntent.GREETING:
-            return self._reply(self._prompts(p.hello_again, invitation), Action.CONTROL, u, remember=False)
+            return self._then_ask_again(u, self._prompts(p.hello_again))
         if u.intent == SmallTalkIntent.ROBOT:
-            disclosure = Prompt(self._text(p.disclosure), interruptible=False)
-            return self._reply([disclosure, *self._prompts(invitation)], Action.CONTROL, u, remember=False)
+            return self._then_ask_again(u, [Prompt(self._text(p.disclosure), interruptible=False)])
         return None
+
+    def _then_ask_again(self, u: Understanding, lead: list[Prompt]) -> Reply:
+        """`lead`, then the invitation to speak, or the question the caller was asked (a slot, a
+        confirmation…), which stays open."""
+        p = self.flows.prompts
+        if self.state == State.MAIN or not self.last_prompts:
+            invitation = self._prompts(p.anything_else if self.answered else p.listening)
+            return self._reply([*lead, *invitation], Action.CONTROL, u, remember=False)
+        return self._reply([*lead, *self.last_prompts], Action.CONTROL, u, node=self.state,
+                           expect=self.last_expect, remember=False)
 
     def _hold(self, u: Understanding, prompts: list[Prompt]) -> Reply:
         self.holding = True
