@@ -97,6 +97,7 @@ CALLER_SCRIPTS: dict[str, list[str]] = {
     "+33644444444": [],
     "+33655555555": ["quels sont les horaires de la mairie"],
     "+33666666666": ["quels sont les horaires de la mairie"],
+    "+33677777777": ["quels sont les horaires de la mairie"],
 }
 
 

@@ -73,8 +73,12 @@ from callbot.dialog.evaluation import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
 
+from callbot.dialog import flows_cli  # noqa: E402
 from callbot.dialog.chat import chat  # noqa: E402
 from callbot.dialog.flows_cli import flows_app  # noqa: E402
+from callbot.speech.durations import configured_voice_seconds  # noqa: E402
+
+flows_cli.voice_clock = configured_voice_seconds  # `flows test --timing` speaks with the configured voice
 
 app.add_typer(flows_app, name="flows")
 app.command()(chat)

@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from callbot.dialog.types import Prompt, Reply
 from callbot.pipeline.barge_in import BargeInGate
-from callbot.pipeline.playback import PlaybackMarks, segments
+from callbot.pipeline.playback import PlaybackMarks, segments, still_to_say
 from callbot.pipeline.response_clock import ResponseClock
 
 
@@ -198,6 +198,7 @@ class DialogProcessor(FrameProcessor):
         if caller_text is not None:
             self._latency_turn_id = None
             self._latency_ms = None
+            self.gate.held = False  # the words heard over the disclosure get this reply
         if self._on_expect:
             self._on_expect(reply.expect)
         prompts = reply.prompts
@@ -239,6 +240,7 @@ class DialogProcessor(FrameProcessor):
             await self._rec.turn("bot", spoken, action=reply.action)
 
     async def _speak_next(self) -> None:
+        self._pending = still_to_say(self._pending, caller_speaking=self._user_speaking and self.gate.held)
         if not self._pending:
             self._speaking = False
             await self._reply_done()

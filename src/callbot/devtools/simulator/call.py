@@ -65,6 +65,10 @@ FRAME_SECS = FRAME_MS / 1000
 HTTP_TIMEOUT_SECS = 15.0
 
 
+# Bot audio heard with shorter gaps than this counts as one stretch (network jitter, not a pause).
+SPAN_GAP_MS = 60
+
+
 class SimulationError(RuntimeError):
     """The call could not be placed or carried out (server unreachable, bad TwiML, bad input)."""
 
@@ -335,7 +339,11 @@ class _MediaCall:
                 bot_was_speaking=turn["bot_was_speaking"],
                 caller_audio_ms=round(caller_ms, 1),
                 text=turn["text"],
+                ended_at_ms=round((turn["end"] - self.started_at) * 1000, 1),
             ))
+        t0 = self.started_at
+        s.bot_audio_spans_ms = [[round((a - t0) * 1000, 1), round((b - t0) * 1000, 1)]
+                                for a, b in self.playout.spans(SPAN_GAP_MS / 1000)]
         s.bot_audio_seconds = round(self.playout.received_seconds, 3)
         s.bot_audio_played_seconds = round(len(self.playout.played_audio()) / RATE, 3)
         s.duration_seconds = round(time.perf_counter() - self.started_at, 3)
