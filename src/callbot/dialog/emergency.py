@@ -16,7 +16,7 @@ from callbot.dialog.normalize import simplify
 
 # One pattern per line, "kind: regex" on simplified text; the kind is reported as the reason.
 _ALARM_TEXT = r"""
-fire: \b(le|du|au) feu\b
+fire: \b(le|du|au|un) feu\b
 fire: \bincendies?\b
 fire: \bflammes?\b
 fire: \bbrul(e|ent|er|ait|ee|es)\b
@@ -24,27 +24,35 @@ fire: \bpris feu\b
 fire: \ben feu\b
 fire: \bcrame\b
 fire: \bexplos(e|ion)\b
-fire: \bsent le brule\b
+fire: \b(sent|senti|odeur de) (le |du )?brule\b
 smoke_gas: \bfumees?\b
+smoke_gas: \benfume\w*
 smoke_gas: \b(ca|ils?|elles?) fume (partout|beaucoup|noir)\b
-smoke_gas: \b(odeur|fuite|sent|sentir) (de |du |le )?gaz\b
+smoke_gas: \b(odeurs?|fuite|sent|senti|sens|sentir) (de |du |le )?gaz\b
 smoke_gas: \bmonoxyde\b
 smoke_gas: \bintoxi\w*
-fall: \b(est|suis|sont|etait|es) tombee?s?( (par terre|dans|de|du|en|et|chez|il|elle|je)\b|$)
+fall: \b(suis|est|es|sont|etait|etais|ete) tombee?s?\b(?! (en panne|malade|amoureu\w*|d accord|sur (un|une|le|la|les) (article|courrier|papier|annonce|lettre)))
 fall: \bfait une chute\b
-fall: \b(se|me|te) relever\b
-fall: \b(est|reste|allongee?|etendue?|couchee?) (par terre|au sol)\b
+fall: \bperdu l equilibre\b
+fall: \b(se|me|te) (relever|lever)\b
+fall: \b(allongee?s?|etendue?s?|couchee?s?|reste|est) (par terre|au sol|a terre|sur le sol|sur le carrelage|sur le parquet)\b
 fall: \bne (se )?releve\b
 fall: \bchute (dans|de l escalier|chez)\b
+fall: \b(peut|pouvait|peux|arrive|arrivait) (pas|plus) (a )?bouger\b
+fall: \bbouger d un millimetre\b
 unconscious: \binconscien\w*
 unconscious: \bevanoui\w*
-unconscious: \bne (me |nous )?repond (plus|pas)\b
+unconscious: \bne (me |nous |lui )?repond (plus|pas)\b
+unconscious: \b(aucune|pas de) (reaction|reponse)\b
+unconscious: \bne reagit (plus|pas)\b
 unconscious: \bne respire (plus|pas|mal)\b
 unconscious: \brespire (plus|mal|difficilement)\b
 unconscious: \bmalaise\b
+unconscious: \b(se sent|se sentir|me sens|me sentir|se sentait) (tres )?mal\b
 unconscious: \b(perdu|perte de|sans) connaissance\b
 unconscious: \bne bouge (plus|pas)\b
-unconscious: \bcrise cardiaque\b
+unconscious: \b(crise|arret) cardiaque\b
+unconscious: \binfarctus\b
 unconscious: \bavc\b
 unconscious: \bconvuls\w*
 unconscious: \bepilep\w*
@@ -58,20 +66,26 @@ unconscious: \bs est effondre\w*
 unconscious: \bne se reveille (plus|pas)\b
 unconscious: \boverdose\b
 unconscious: \bpas de pouls\b
-flood: \binond(e|ee|es|ees|ation|ations)\b
-flood: \bl eau (monte|rentre|entre|arrive)\b
-flood: \bde l eau partout\b
+flood: \binond(e|ee|es|ees|er|ait|ation|ations)\b
+flood: \beau\b(\s\w+){0,4}\s(mont\w*|rentr\w*|entr\w*|remont\w*|engouffr\w*|envahi\w*|debord\w*|coul\w* (partout|du plafond|en continu|dans))
+flood: \b(de l eau|eau) partout\b
 flood: \bsous l eau\b
+flood: \bune mare dans\b
 flood: \bcrue\b
 flood: \bcoulee de boue\b
 violence: \bfrapp\w*
 violence: \b(me|la|le|nous|les) bat\b
 violence: \bbattu\b
-violence: \bbattue\b(?! de)
 violence: \bviolen\w*
 violence: \bagress\w*
 violence: \bcoups?\b
 violence: \bbagarre\w*
+violence: \btabass\w*
+violence: \betrangl\w*
+violence: \bhurl\w*
+violence: \b(des )?cris\b
+violence: \btout (casser|detruire|casse)\b
+violence: \bcasse tout\b
 violence: \btape dessus\b
 violence: \bviol\b
 violence: \bcambriol\w*
@@ -90,10 +104,14 @@ threat: \bpistolet\b
 threat: \btuer\b
 threat: \bsuicid\w*
 threat: \ben finir\b
+threat: \bpasser a l acte\b
+threat: \bs en prend\w* a (moi|nous|elle|lui|mes|ma|mon)\b
+threat: \bpeur (qu il|qu elle|de lui|pour (ma|sa) vie|pour (elle|lui|moi))\b
 threat: \ben danger\b
 threat: \bau secours\b
 threat: \ba l aide\b
 threat: \baidez moi\b
+threat: \bbesoin d aide\b
 threat: \burgen(ce|t)\b
 threat: \bpompiers?\b
 threat: \bsamu\b
@@ -105,6 +123,11 @@ threat: \baccident de \w+ (devant|ici|juste|dans ma rue)\b
 # Town-hall business that shares those words; such a match does not count as an alarm.
 _NOT_ALARM_TEXT = r"""
 \bfeux? (rouges?|tricolores?|de signalisation|d artifice|de camp|de la saint jean|de cheminee)\b
+\bcoups? de (fil|telephone|main|pouce|coeur)\b
+\b(cris|hurlements?) (des |d )?(enfants|chiens?|animaux|coqs?)\b
+\bbesoin d aide (pour|a|administrative|financiere|sociale)\b
+\beau (potable|chaude|froide)\b
+\bfacture\w* d eau\b
 \bbrul\w* (des|les|mes|nos|de|du) (dechets|feuilles|herbes|vegetaux|branches)\b
 \b(zone|terrain|secteur)s? inondables?\b
 \brisques? (d |naturels?)?inondation\b
@@ -123,6 +146,7 @@ _NOT_ALARM_TEXT = r"""
 \bconstat (amiable|d accident)\b
 \baccident du travail\b
 \bcontraception d urgence\b
+\b(arbre|branche|branches|panneau|poteau|feuilles|tuiles?) (est |sont )?tombee?s?\b
 \b(don|prise|analyse)s? d(e|u) sang\b
 \ba l aide d(e|u|es)\b
 \burgences? (de l |d )?hopital\b

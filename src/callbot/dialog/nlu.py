@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from loguru import logger
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
 from callbot.dialog.nlu_background import BACKGROUND
@@ -135,6 +136,8 @@ class Nlu:
             from callbot.dialog.topic_model import load_or_build
 
             model, mode = load_or_build(flows.intents)
+            if model is None:
+                logger.warning("understanding runs on the flows only ({})", mode)
         return cls(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode=mode)
 
     def understand(self, text: str, *, expect: str = Expect.SPEECH,
