@@ -31,11 +31,12 @@ smoke_gas: \b(ca|ils?|elles?) fume (partout|beaucoup|noir)\b
 smoke_gas: \b(odeurs?|fuite|sent|senti|sens|sentir) (de |du |le )?gaz\b
 smoke_gas: \bmonoxyde\b
 smoke_gas: \bintoxi\w*
-fall: \b(suis|est|es|sont|etait|etais|ete) tombee?s?\b(?! (en panne|malade|amoureu\w*|d accord|sur (un|une|le|la|les) (article|courrier|papier|annonce|lettre)))
+fall: \b(suis|est|es|sont|etai[st]|ete) tombee?s?\b
 fall: \bfait une chute\b
 fall: \bperdu l equilibre\b
 fall: \b(se|me|te) (relever|lever)\b
-fall: \b(allongee?s?|etendue?s?|couchee?s?|reste|est) (par terre|au sol|a terre|sur le sol|sur le carrelage|sur le parquet)\b
+fall: \b(allongee?s?|etendue?s?|couchee?s?|reste|est) (par terre|au sol|a terre)\b
+fall: \b(allongee?s?|etendue?s?|couchee?s?|reste|est) sur le (sol|carrelage|parquet)\b
 fall: \bne (se )?releve\b
 fall: \bchute (dans|de l escalier|chez)\b
 fall: \b(peut|pouvait|peux|arrive|arrivait) (pas|plus) (a )?bouger\b
@@ -67,7 +68,8 @@ unconscious: \bne se reveille (plus|pas)\b
 unconscious: \boverdose\b
 unconscious: \bpas de pouls\b
 flood: \binond(e|ee|es|ees|er|ait|ation|ations)\b
-flood: \beau\b(\s\w+){0,4}\s(mont\w*|rentr\w*|entr\w*|remont\w*|engouffr\w*|envahi\w*|debord\w*|coul\w* (partout|du plafond|en continu|dans))
+flood: \beau\b(\s\w+){0,4}\s(mont\w*|rentr\w*|entr\w*|remont\w*|engouffr\w*|envahi\w*|debord\w*)
+flood: \beau\b(\s\w+){0,4}\scoul\w* (partout|du plafond|en continu|dans)
 flood: \b(de l eau|eau) partout\b
 flood: \bsous l eau\b
 flood: \bune mare dans\b
@@ -146,6 +148,8 @@ _NOT_ALARM_TEXT = r"""
 \bconstat (amiable|d accident)\b
 \baccident du travail\b
 \bcontraception d urgence\b
+\btombee?s? (en panne|malade|amoureu\w*|d accord)\b
+\btombee?s? sur (un|une|le|la|les) (article|courrier|lettre|annonce)\b
 \b(arbre|branche|branches|panneau|poteau|feuilles|tuiles?) (est |sont )?tombee?s?\b
 \b(don|prise|analyse)s? d(e|u) sang\b
 \ba l aide d(e|u|es)\b

@@ -64,7 +64,7 @@ def nlu(
 
 
 def nlu_data(
-    out: Path | None = typer.Option(None, "--out", help="écrit aussi les lignes (text, topic, sheet) en JSONL"),
+    out: Path | None = typer.Option(None, "--out", help="écrit aussi les lignes (text, topic…) en JSONL"),
     flows: Path | None = typer.Option(None, "--flows", help="répertoire des flows (CALLBOT_FLOWS)"),
 ) -> None:
     """Données réelles : fiches « Vos droits et démarches » (npm) → lignes étiquetées, et le modèle de

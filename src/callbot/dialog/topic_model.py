@@ -4,7 +4,8 @@ in the flows.
 A scikit-learn model (word 1-2-grams + character 3-5-grams, TF-IDF, a linear SVM whose scores are
 calibrated into probabilities by 3-fold cross-validation: the confidence) trained on the
 public-service sheets' questions (nlu_data.py), the flows' examples, and everyday talk as a "none"
-class. Labels are topic ids, or `hors_mairie/<intent>` for the outside body whose validated answer says who handles it.
+class. Labels are topic ids, or `hors_mairie/<intent>` for the outside body whose validated answer
+says who handles it.
 
 Built once and cached under var/nlu/ keyed on everything it depends on (package version, mapping,
 the flows' examples, library and code versions): a server or `callbot nlu` start loads it in well
