@@ -29,6 +29,7 @@ class TopicThresholds:
     override: float = 0.60  # an unsure intent (confirm) of another topic yields to a topic this sure
     contradict: float = 0.90  # even an answer yields to a topic this sure, when the answer's topic
     contradicted: float = 0.02  # …has at most this probability
+    known_words: float = 0.45  # share of the words the topic layer's training text knows, at least
 
 
 def emergency_override(u: Understanding) -> Understanding:
@@ -51,6 +52,8 @@ def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],  #
         return u
     if u.action in (Action.ANSWER, Action.CLARIFY) and u.topic in _NOT_ROUTED:
         return u
+    if model.known_share(u.normalized) < t.known_words:
+        return u  # another language, or noise: no topic at all
     g = model.guess(u.normalized)
     if g.topic is None or g.topic in _NOT_ROUTED or g.confidence < t.report:
         return u

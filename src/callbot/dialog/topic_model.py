@@ -105,6 +105,14 @@ class TopicModel:
         ranking = [(self.labels[i], round(float(probs[i]), 4)) for i in order[:3]]
         return TopicGuess(topic, sub, best, best - second, ranking)
 
+    def known_share(self, normalized: str) -> float:
+        """Share of the words the training text knows: near 0 for another language or garbage."""
+        words = normalized.split()
+        if not words:
+            return 0.0
+        vocabulary = self.pipeline.steps[0][1].transformer_list[0][1].vocabulary_
+        return sum(w in vocabulary for w in words) / len(words)
+
     def topic_probability(self, normalized: str, topic: str | None) -> float:
         """The probability of one topic (all its sub-kinds together)."""
         probs = self.pipeline.predict_proba([normalized])[0]
