@@ -97,8 +97,20 @@ class TopicModel:
         pipeline.fit(texts, labels, calibratedclassifiercv__sample_weight=weights)
         return cls(pipeline, time.perf_counter() - t0, len(texts))
 
+    def probabilities(self, normalized: str) -> Any:  # noqa: ANN401 - numpy array, one per label
+        """Each label's probability; the last few utterances are remembered (a turn is often read
+        twice: at the caller's pause, then in full)."""
+        cache = self.__dict__.setdefault("_recent", {})
+        probs = cache.get(normalized)
+        if probs is None:
+            probs = self.pipeline.predict_proba([normalized])[0]
+            if len(cache) >= 64:
+                cache.clear()  # (simpler than an LRU, and safe if two threads read at once)
+            cache[normalized] = probs
+        return probs
+
     def guess(self, normalized: str) -> TopicGuess:
-        probs = self.pipeline.predict_proba([normalized])[0]
+        probs = self.probabilities(normalized)
         order = probs.argsort()[::-1]
         best, second = float(probs[order[0]]), float(probs[order[1]]) if len(order) > 1 else 0.0
         topic, sub = split_label(self.labels[order[0]])
@@ -115,7 +127,7 @@ class TopicModel:
 
     def topic_probability(self, normalized: str, topic: str | None) -> float:
         """The probability of one topic (all its sub-kinds together)."""
-        probs = self.pipeline.predict_proba([normalized])[0]
+        probs = self.probabilities(normalized)
         pairs = zip(self.labels, probs, strict=True)
         return float(sum(p for label, p in pairs if split_label(label)[0] == topic))
 
@@ -135,8 +147,14 @@ def cache_key(intents: Iterable[Any], package: Path | None) -> str:  # noqa: ANN
     return h.hexdigest()[:20]
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("CALLBOT_NLU_CACHE", DEFAULT_CACHE))
+def cache_dir(package: Path | None = None) -> Path:
+    """$CALLBOT_NLU_CACHE, else var/nlu/ beside the node_modules/ the sheets come from (the same
+    cache whatever directory `callbot` runs in), else var/nlu/ here."""
+    if os.environ.get("CALLBOT_NLU_CACHE"):
+        return Path(os.environ["CALLBOT_NLU_CACHE"])
+    if package is not None and package.parent.parent.name == "node_modules":
+        return package.parent.parent.parent / DEFAULT_CACHE
+    return DEFAULT_CACHE
 
 
 def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicModel | None, str]:  # noqa: ANN401
@@ -153,7 +171,7 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
         key = cache_key(intents, package)
     except FichesError as e:
         return None, f"flows-only: {e}"
-    path = cache_dir() / f"topics-{key}.joblib"
+    path = cache_dir(package) / f"topics-{key}.joblib"
     if path.is_file():
         try:
             model = joblib.load(path)
@@ -172,7 +190,7 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        joblib.dump(model, tmp)
+        joblib.dump(model, tmp)  # (before any reading: no remembered utterance goes in)
         tmp.replace(path)
     except OSError as e:
         logger.warning("topic model not cached ({}): it will be rebuilt next start", e)
