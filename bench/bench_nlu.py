@@ -23,6 +23,7 @@ from callbot.dialog.evaluation_report import fiches_heldout, rss_mb
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
 from callbot.dialog.noise import asr_noise
+from callbot.dialog.topic_model import load_or_build
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("topic_accuracy", "intent_accuracy", "confident_wrong_rate", "out_of_scope_recall")
@@ -44,9 +45,10 @@ def main() -> None:
     print(f"training: {len(nlu.intents)} intents, {sum(len(i.examples) for i in nlu.intents)} examples, "
           f"{1000 * (time.perf_counter() - t0):.0f} ms (flows loading included)")
     if not args.flows_only:
+        # The topic layer's own cost: scikit-learn and the model, on top of the flows-only NLU.
         before, t0 = rss_mb(), time.perf_counter()
-        nlu = Nlu.from_flows(flows)
-        model = nlu.topic_model
+        model, nlu.mode = load_or_build(flows.intents)
+        nlu.topic_model = model
         print(f"topic layer: {nlu.mode}; loaded in {time.perf_counter() - t0:.1f} s, extra memory "
               f"{rss_mb() - before:.0f} MB" + (f", model {model.size_bytes() / 1e6:.1f} MB, built in "
                                                  f"{model.build_secs:.1f} s" if model else ""))

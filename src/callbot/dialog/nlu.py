@@ -22,7 +22,7 @@ import numpy as np
 from loguru import logger
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
-from callbot.dialog.nlu_background import BACKGROUND
+from callbot.dialog.nlu_background import BACKGROUND, EVERYDAY_TALK
 from callbot.dialog.nlu_matcher import Matcher
 from callbot.dialog.nlu_routing import TopicThresholds, emergency_override, route_by_topic
 from callbot.dialog.normalize import normalize
@@ -223,7 +223,7 @@ class Nlu:
             return self._fallback(u, "no in-domain words")
         top = f"top intent {u.intent}"
         if feats.background > t.background_margin and expect == Expect.SPEECH:
-            return self._fallback(u, f"{top}: closer to everyday talk than to the flows "
+            return self._fallback(u, f"{top}: {EVERYDAY_TALK} than to the flows "
                                      f"(by {feats.background:.2f} > {t.background_margin:.2f})")
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")

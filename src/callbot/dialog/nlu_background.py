@@ -133,4 +133,6 @@ je vous entends mal il y a de la friture
 je teste juste le numéro
 rappelez-moi plus tard je suis occupé
 """
+# How the NLU's fallback reason says an utterance was closer to this background than to the flows.
+EVERYDAY_TALK = "closer to everyday talk"
 BACKGROUND = [line for line in _BACKGROUND_TEXT.splitlines() if line.strip()]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.emergency import emergency_reason
+from callbot.dialog.nlu_background import EVERYDAY_TALK
 from callbot.dialog.topic_model import TopicGuess, TopicModel
 from callbot.dialog.types import Action, Understanding
 
@@ -29,6 +30,7 @@ class TopicThresholds:
     override: float = 0.60  # an unsure intent (confirm) of another topic yields to a topic this sure
     contradict: float = 0.90  # even an answer yields to a topic this sure, when the answer's topic
     contradicted: float = 0.02  # …has at most this probability
+    everyday: float = 0.80  # what the intent layer calls everyday talk is routed only when this sure
     known_words: float = 0.45  # share of the words the topic layer's training text knows, at least
 
 
@@ -55,6 +57,9 @@ def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],  #
     if model.known_share(u.normalized) < t.known_words:
         return u  # another language, or noise: no topic at all
     g = model.guess(u.normalized)
+    everyday = EVERYDAY_TALK in (u.fallback_reason or "")
+    if everyday and g.topic != OUT_OF_SCOPE_TOPIC and g.confidence < t.everyday:
+        return u  # closer to shops, weather, trains… than to the flows: not a town-hall service
     if g.topic is None or g.topic in _NOT_ROUTED or g.confidence < t.report:
         return u
     if u.action in (Action.CONFIRM, Action.CLARIFY) and (g.topic == u.topic or g.confidence < t.override):
