@@ -28,8 +28,6 @@ class TopicThresholds:
     route: float = 0.55  # topic probability at or above: route on the topic alone
     report: float = 0.20  # at or above: the topic is reported with a fallback
     override: float = 0.60  # an unsure intent (confirm) of another topic yields to a topic this sure
-    contradict: float = 0.90  # even an answer yields to a topic this sure, when the answer's topic
-    contradicted: float = 0.02  # …has at most this probability
     everyday: float = 0.80  # what the intent layer calls everyday talk is routed only when this sure
     known_words: float = 0.45  # share of the words the topic layer's training text knows, at least
 
@@ -47,12 +45,13 @@ def emergency_override(u: Understanding) -> Understanding:
                          u.slots)
 
 
-def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],  # noqa: C901
+def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],
                    t: TopicThresholds = TopicThresholds()) -> Understanding:
     """The reading completed by the topic layer when the intent layer is not sure."""
-    if u.action not in (Action.FALLBACK, Action.CONFIRM, Action.ANSWER, Action.CLARIFY) or not u.normalized:
+    # (An answer is never second-guessed: measured, it changed little and doubled the time per turn.)
+    if u.action not in (Action.FALLBACK, Action.CONFIRM, Action.CLARIFY) or not u.normalized:
         return u
-    if u.action in (Action.ANSWER, Action.CLARIFY) and u.topic in _NOT_ROUTED:
+    if u.action == Action.CLARIFY and u.topic in _NOT_ROUTED:
         return u
     if model.known_share(u.normalized) < t.known_words:
         return u  # another language, or noise: no topic at all
@@ -63,9 +62,6 @@ def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],  #
     if g.topic is None or g.topic in _NOT_ROUTED or g.confidence < t.report:
         return u
     if u.action in (Action.CONFIRM, Action.CLARIFY) and (g.topic == u.topic or g.confidence < t.override):
-        return u
-    if u.action == Action.ANSWER and (g.topic == u.topic or g.confidence < t.contradict
-                                      or model.topic_probability(u.normalized, u.topic) > t.contradicted):
         return u
     why = f"no confident intent ({u.fallback_reason or u.intent}); topic {g.topic} {g.confidence:.2f}"
     if g.confidence < t.route:

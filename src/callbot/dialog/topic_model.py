@@ -125,12 +125,6 @@ class TopicModel:
         vocabulary = self.pipeline.steps[0][1].transformer_list[0][1].vocabulary_
         return sum(w in vocabulary for w in words) / len(words)
 
-    def topic_probability(self, normalized: str, topic: str | None) -> float:
-        """The probability of one topic (all its sub-kinds together)."""
-        probs = self.probabilities(normalized)
-        pairs = zip(self.labels, probs, strict=True)
-        return float(sum(p for label, p in pairs if split_label(label)[0] == topic))
-
     def size_bytes(self) -> int:
         import pickle
 
