@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 VENDOR := src/callbot/web/static/vendor
 
-.PHONY: run test run-test-models install install-demo install-test assets browser lint bench clean
+.PHONY: run test run-test-models install install-demo install-test assets nlu-model browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ $(VENDOR)/.stamp: package.json package-lock.json scripts/vendor-assets.sh
 	touch $@
 assets: $(VENDOR)/.stamp
 
+# The topic layer's model, built from the public-service sheets npm just installed (cached in var/nlu/
+# by its inputs: a no-op when nothing changed). Without them the server runs flows-only, and says so.
+nlu-model: install assets
+	$(BIN)/callbot nlu-data >/dev/null || echo "make: topic model unavailable: understanding is flows-only" >&2
+
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -43,7 +48,7 @@ browser:
 # The French models when they can be fetched (or are configured); offline, the package-shipped
 # demo models, loudly (log banner, every page, /healthz "models": "demo"). `callbot serve` alone
 # and the Docker image never fall back: CALLBOT_DEMO_MODELS=1 is the explicit switch.
-run: install-demo assets
+run: install-demo assets nlu-model
 	@if { [ -n "$$CALLBOT_ASR_MODEL" ] && [ -n "$$CALLBOT_TTS_VOICE" ]; } || $(BIN)/callbot models download; then \
 	  exec $(BIN)/callbot serve; \
 	else \
@@ -55,10 +60,10 @@ run: install-demo assets
 # Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French),
 # accepting the unsigned webhooks of `callbot simulate` (a local test server, never a public one:
 # without CALLBOT_TWILIO_AUTH_TOKEN or this switch, the Twilio routes refuse every request).
-run-test-models: install-demo assets
+run-test-models: install-demo assets nlu-model
 	CALLBOT_DEMO_MODELS=1 CALLBOT_ALLOW_UNSIGNED=1 $(BIN)/callbot serve
 
-test: install-test assets browser
+test: install-test assets browser nlu-model
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 

@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
             # "demo": the package-shipped test models (they understand no French), else "configured".
             "models": runtime.models,
             "intents": len(runtime.dialog.flows.intents),
+            # "topics", or "flows-only: <why>" when the public-service sheets are missing.
+            "nlu": getattr(runtime.dialog.nlu, "mode", "flows-only"),
             "answers_warming": runtime.warmer is not None and not runtime.warmer.done.is_set(),
             "load_secs": runtime.load_times,
         })

@@ -65,7 +65,7 @@ def test_unknown_threshold_name_is_a_clear_error() -> None:
 
 def test_from_flows_uses_intents_slot_types_and_overrides() -> None:
     flows = SimpleNamespace(intents=catalogue(), slot_types=SLOT_TYPES, nlu_thresholds={"answer": 0.9})
-    n = Nlu.from_flows(flows)
+    n = Nlu.from_flows(flows, topics=False)  # (the topic layer of these few intents: test_topics.py)
     assert n.thresholds == Thresholds(answer=0.9)
     assert n.understand("copie de mon acte de naissance pour mon passeport").slots["document"] == "passeport"
 

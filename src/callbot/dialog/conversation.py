@@ -226,12 +226,16 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
             follow = p.anything_else if self.answered else p.listening
             return self._reply(self._prompts(p.thanks, follow), Action.CONTROL, u)
         intent = self.flows.intent(u.intent)
+        if intent is None and u.action == Action.TRANSFER and u.topic:
+            # No intent, but the topic layer knows the service: its queue (nlu_routing.py).
+            self._topic = u.topic
+            return self._transfer(u, TransferReason.TOPIC, None, [])
         if intent is None or intent.topic is None:
-            if u.action == Action.OUT_OF_SCOPE:
+            if u.action in (Action.OUT_OF_SCOPE, Action.ORIENT):
                 u.fallback_reason = u.fallback_reason or "hors sujet sans intention connue"
                 return self._miss(u, no_input=False, lead=[p.out_of_scope_generic])
             return self._miss(u, no_input=False)
-        if u.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.TRANSFER):
+        if u.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.TRANSFER, Action.ORIENT):
             return self._deliver(intent, dict(u.slots), u)
         if u.action in (Action.CONFIRM, Action.CLARIFY) and intent.id == self._intent:
             # The question just answered, asked again: the answer again, not "vous voulez … ?".

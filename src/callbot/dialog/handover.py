@@ -135,7 +135,8 @@ class Handover(ConversationBase):
         if topic is None and reason:
             # The reason often names the need ("mon permis de construire"): file it under its topic.
             heard = self.engine.understand(reason)
-            if heard.action in (Action.ANSWER, Action.OUT_OF_SCOPE) and heard.topic:
+            if heard.topic and (heard.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.ORIENT)
+                                or heard.intent is None):  # the topic layer's best topic
                 topic = heard.topic
         reply.callback = CallbackRequest(number=number, reason=reason, topic=topic)
         return reply

@@ -1,6 +1,9 @@
-"""Understanding French callers: intent, topic, confidence, action, slots — from the flows only.
+"""Understanding French callers: intent, topic, confidence, action, slots.
 
-`Nlu.from_flows(flows)` trains the matcher on the intents' examples; `understand()` reads one
+`Nlu.from_flows(flows)` trains the matcher on the intents' examples (the intent layer, whose
+answers are validated) and loads the topic layer (topic_model.py, trained on the public-service
+sheets; "flows-only" when they are missing, `mode` says which). An emergency in the caller's own
+words and topic routing when no intent is confident are nlu_routing.py's; `understand()` reads one
 utterance as a phone recogniser transcribed it and decides what the bot should do with it, by
 named thresholds (`Thresholds`, overridable from the flows' `nlu_thresholds`). Every reply that
 is not a plain answer carries a `fallback_reason` saying why, for the managers' review list.
@@ -16,10 +19,12 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from loguru import logger
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
-from callbot.dialog.nlu_background import BACKGROUND
+from callbot.dialog.nlu_background import BACKGROUND, EVERYDAY_TALK
 from callbot.dialog.nlu_matcher import Matcher
+from callbot.dialog.nlu_routing import TopicThresholds, emergency_override, route_by_topic
 from callbot.dialog.normalize import normalize
 from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extract_time
 from callbot.dialog.types import Action, Expect, Understanding
@@ -99,7 +104,8 @@ def describe(intent: Any) -> str:  # noqa: ANN401
 class Nlu:
     def __init__(self, intents: Iterable[Any], slot_types: dict[str, dict[str, list[str]]] | None = None,
                  thresholds: Thresholds | dict[str, float] | None = None,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None, topics: Any = None,  # noqa: ANN401
+                 mode: str = "flows-only") -> None:
         self.intents = [i for i in intents if i.examples]
         if not self.intents:
             raise ValueError("aucun intent avec des exemples : impossible d'entraîner la compréhension")
@@ -118,14 +124,32 @@ class Nlu:
         self.slot_matcher = SlotMatcher(slot_types or {})
         self._yes_no = np.array([i in YES_NO for i in self.ids])
         self._control = np.array([self.topics[i] is None for i in self.ids])
+        self.topic_model = topics  # topic_model.TopicModel, or None: the flows alone
+        self.mode = mode
+        self.topic_thresholds = TopicThresholds()
 
     @classmethod
-    def from_flows(cls, flows: Any) -> Nlu:  # noqa: ANN401 - callbot.dialog.flows.Flows
-        return cls(flows.intents, flows.slot_types, flows.nlu_thresholds)
+    def from_flows(cls, flows: Any, *, topics: bool = True) -> Nlu:  # noqa: ANN401 - dialog.flows.Flows
+        """With `topics`, the topic layer too (cached under var/nlu/, built when missing)."""
+        model, mode = None, "flows-only: disabled"
+        if topics:
+            from callbot.dialog.topic_model import load_or_build
 
-    # -- reading one utterance -------------------------------------------------------------
+            model, mode = load_or_build(flows.intents)
+            if model is None:
+                logger.warning("understanding runs on the flows only ({})", mode)
+        return cls(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode=mode)
+
     def understand(self, text: str, *, expect: str = Expect.SPEECH,
                    today: date | None = None) -> Understanding:
+        u = emergency_override(self._understand(text, expect=expect, today=today))
+        if self.topic_model is not None and expect == Expect.SPEECH:
+            u = route_by_topic(u, self.topic_model, set(self.ids), self.topic_thresholds)
+        return u
+
+    # -- reading one utterance -------------------------------------------------------------
+    def _understand(self, text: str, *, expect: str = Expect.SPEECH,
+                    today: date | None = None) -> Understanding:
         text = text if isinstance(text, str) else str(text)
         norm = normalize(text[:MAX_CHARS])
         if not norm:
@@ -199,7 +223,7 @@ class Nlu:
             return self._fallback(u, "no in-domain words")
         top = f"top intent {u.intent}"
         if feats.background > t.background_margin and expect == Expect.SPEECH:
-            return self._fallback(u, f"{top}: closer to everyday talk than to the flows "
+            return self._fallback(u, f"{top}: {EVERYDAY_TALK} than to the flows "
                                      f"(by {feats.background:.2f} > {t.background_margin:.2f})")
         if raw_top < t.ood_guard:
             return self._fallback(u, f"{top} similarity {raw_top:.2f} < ood guard {t.ood_guard:.2f}")

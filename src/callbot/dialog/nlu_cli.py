@@ -63,5 +63,46 @@ def nlu(
         out.flush()
 
 
+def nlu_data(
+    out: Path | None = typer.Option(None, "--out", help="écrit aussi les lignes (text, topic…) en JSONL"),
+    flows: Path | None = typer.Option(None, "--flows", help="répertoire des flows (CALLBOT_FLOWS)"),
+) -> None:
+    """Données réelles : fiches « Vos droits et démarches » (npm) → lignes étiquetées, et le modèle de
+    thèmes construit et mis en cache (var/nlu/). Code 2 si le paquet manque ou a changé de format."""
+    import time
+    from collections import Counter
+
+    from callbot.config import get_settings
+    from callbot.dialog.flows import FlowError, load_flows
+    from callbot.dialog.nlu_data import FichesError, fiches_rows, find_package
+    from callbot.dialog.topic_model import load_or_build, split_label
+
+    try:
+        rows = fiches_rows()
+        loaded = load_flows(flows or get_settings().flows)
+    except (FichesError, FlowError) as e:
+        typer.echo(f"erreur : {e}", err=True)
+        raise typer.Exit(2) from e
+    counts = Counter(r.label for r in rows)
+    typer.echo(f"{find_package()}: {len(rows)} lignes de {len({r.sheet for r in rows})} fiches")
+    for label, n in counts.most_common():
+        typer.echo(f"  {n:5d}  {label}")
+    if out is not None:
+        with out.open("w", encoding="utf-8") as f:
+            for r in rows:
+                topic, sub = split_label(r.label)
+                f.write(json.dumps({"text": r.text, "topic": topic, "subkind": sub, "sheet": r.sheet,
+                                    "kind": r.kind}, ensure_ascii=False) + "\n")
+        typer.echo(f"lignes écrites dans {out}")
+    t0 = time.perf_counter()
+    model, mode = load_or_build(loaded.intents)
+    if model is None:
+        typer.echo(f"erreur : {mode}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"modèle de thèmes prêt en {time.perf_counter() - t0:.1f} s "
+               f"({model.rows} lignes d'entraînement, construit en {model.build_secs:.1f} s)")
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="nlu")(nlu)
+    app.command(name="nlu-data")(nlu_data)

@@ -19,6 +19,7 @@ class Action(StrEnum):
     CLARIFY = "clarify"  # asks which of two close intents
     TRANSFER = "transfer"  # hands the call to people
     OUT_OF_SCOPE = "out_of_scope"  # not the town hall's business: says where to go
+    ORIENT = "orient"  # no intent matched, but the topic layer knows which outside body handles it
     EMERGENCY = "emergency"  # gives the emergency numbers
     FALLBACK = "fallback"  # not understood, or nothing heard
     REPEAT = "repeat"  # says its last prompts again

@@ -1,0 +1,111 @@
+"""`callbot eval nlu` without --data: understanding measured on text the project did not write.
+
+(a) held-out public-service questions: the sheets are split by id (no sheet in both), a topic
+    model is trained on the other four fifths plus the flows, and the held-out sheets' titles
+    (residents' questions and sheet titles) are read by the full NLU;
+(b) the project's own spoken-style set (tests/data/nlu_eval.jsonl);
+(c) set (b) under simulated recogniser noise (25 % by default).
+For each: topic accuracy, per-topic accuracy, out-of-scope recall, confident-wrong rate, time per
+utterance; plus the served model's size, build time and extra memory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from callbot.dialog.evaluation import Example, evaluate, load_examples
+from callbot.dialog.nlu_data import FichesError, fiches_rows, in_test_split
+from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
+
+SPOKEN_SET = Path(__file__).resolve().parents[3] / "tests" / "data" / "nlu_eval.jsonl"
+TARGETS = {"a": {"topic_accuracy": 0.92, "hors_mairie": 0.90, "confident_wrong_rate": 0.02},
+           "b": {"topic_accuracy": 0.95}, "c": {"topic_accuracy": 0.85}}
+KEYS = ("topic_accuracy", "out_of_scope_recall", "confident_wrong_rate", "ms_per_utterance")
+
+
+def rss_mb() -> float:
+    """Resident memory of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        import resource
+
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * resource.getpagesize() / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def fiches_heldout(flows: Any, fold: int = 0) -> tuple[list[Example], TopicModel]:  # noqa: ANN401
+    """The held-out sheets' titles, and a topic model that never saw those sheets."""
+    rows = fiches_rows()
+    train = [r for r in rows if not in_test_split(r.sheet, fold)] + flows_rows(flows.intents)
+    test = [Example(r.text, None, split_label(r.label)[0]) for r in rows
+            if in_test_split(r.sheet, fold) and r.kind == "title"]
+    return test, TopicModel.train(train)
+
+
+def three_part_report(flows_dir: Path | None, noise: float, seed: int, as_json: bool) -> int:
+    from callbot.config import get_settings
+    from callbot.dialog.flows import FlowError, load_flows
+    from callbot.dialog.nlu import Nlu
+
+    try:
+        flows = load_flows(flows_dir or get_settings().flows)
+    except FlowError as e:
+        typer.echo(str(e), err=True)
+        return 2
+    from callbot.dialog.topic_model import load_or_build
+
+    report: dict[str, Any] = {}
+    served = Nlu.from_flows(flows, topics=False)
+    before = rss_mb()  # the topic layer's own cost: scikit-learn and the model
+    served.topic_model, served.mode = load_or_build(flows.intents)
+    report["model"] = {"mode": served.mode, "extra_memory_mb": round(rss_mb() - before, 1)}
+    if served.topic_model is not None:
+        report["model"]["size_mb"] = round(served.topic_model.size_bytes() / 1e6, 2)
+    try:
+        test, model = fiches_heldout(flows)
+        nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
+        report["model"]["build_secs"] = round(model.build_secs, 1)
+        a = evaluate(nlu, test)
+        a["hors_mairie_recall"] = a["per_topic"].get("hors_mairie", {}).get("accuracy")
+        report["a_fiches_heldout"] = a
+    except FichesError as e:
+        report["a_fiches_heldout"] = {"error": str(e)}
+    spoken = load_examples(SPOKEN_SET) if SPOKEN_SET.is_file() else []
+    if spoken:
+        report["b_spoken"] = evaluate(served, spoken)
+        report["c_spoken_noisy"] = evaluate(served, spoken, noise, seed)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_three_parts(report))
+    return 0
+
+
+def format_three_parts(report: dict[str, Any]) -> str:
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"  # noqa: E731
+    m = report["model"]
+    lines = [f"compréhension : {m['mode']}",
+             f"modèle de thèmes : {m.get('size_mb', 'n/a')} Mo, construit en {m.get('build_secs', 'n/a')} s, "
+             f"mémoire en plus {m['extra_memory_mb']} Mo", ""]
+    names = {"a_fiches_heldout": "(a) questions réelles des fiches, par fiche tenue à l'écart",
+             "b_spoken": "(b) jeu oral du projet", "c_spoken_noisy": "(c) jeu oral, bruit de reconnaissance"}
+    for key, title in names.items():
+        r = report.get(key)
+        if r is None:
+            continue
+        lines.append(f"{title}")
+        if "error" in r:
+            lines += [f"  indisponible : {r['error']}", ""]
+            continue
+        lines.append(f"  énoncés {r['utterances']} ; thème {pct(r['topic_accuracy'])} ; "
+                     f"hors périmètre {pct(r['out_of_scope_recall'])} ; faux avec assurance "
+                     f"{pct(r['confident_wrong_rate'])} ; {r['ms_per_utterance']:.2f} ms/énoncé")
+        lines.append("  par thème : " + ", ".join(f"{t} {pct(s['accuracy'])} ({s['support']})"
+                                              for t, s in r["per_topic"].items()))
+        lines.append("")
+    return "\n".join(lines)
