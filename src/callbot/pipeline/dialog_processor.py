@@ -246,14 +246,17 @@ class DialogProcessor(FrameProcessor):
 
     async def _text_link(self, sms: SmsLink) -> None:
         """Send the link the caller agreed to; if it fails, tell them briefly (never the number in a log)."""
-        sent = await self._send_sms(sms.to, sms.text) if self._send_sms else False
-        await self._rec.event("sms", {"sent": sent})
-        if sent or self._ending:
-            return
-        self._pending.append([Prompt(sms.failed)])
-        if not self._speaking:
-            self._cancel_idle()
-            await self._speak_next()
+        try:
+            sent = await self._send_sms(sms.to, sms.text) if self._send_sms else False
+        except Exception as e:  # a sender must not raise; if one does, the call still goes on
+            logger.warning("SMS not sent: {}", type(e).__name__)
+            sent = False
+        if not sent and not self._ending:
+            self._pending.append([Prompt(sms.failed)])
+            if not self._speaking:
+                self._cancel_idle()
+                await self._speak_next()
+        await self._rec.event("sms", {"sent": sent})  # whether, never to whom or what
 
     async def _speak_next(self) -> None:
         self._pending = still_to_say(self._pending, caller_speaking=self._user_speaking and self.gate.held)
