@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     # Without an auth token the Twilio routes refuse every request (403) unless this is set: tests
     # and `callbot simulate` against a local server only. The server warns loudly when it is.
     allow_unsigned: bool = False
+    # Links by SMS (pipeline/sms.py), off unless all of these are set: the account, an API key and
+    # its secret (or the auth token above in place of both), and the sending number or sender id.
+    twilio_account_sid: str | None = None
+    twilio_api_key: str | None = None
+    twilio_api_secret: str | None = None
+    sms_from: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     now: datetime | None = None

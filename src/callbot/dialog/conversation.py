@@ -27,6 +27,7 @@ from callbot.dialog.normalize import simplify
 from callbot.dialog.repairs import Repairs
 from callbot.dialog.schema import IntentDef
 from callbot.dialog.small_talk import SmallTalk
+from callbot.dialog.sms_offer import SmsOffer
 from callbot.dialog.states import GREETING_NODE, YES_NO_STATES, State
 from callbot.dialog.types import Action, Expect, Prompt, Reply, Transfer, Understanding
 from callbot.vocabulary import Outcome, TransferReason
@@ -42,7 +43,7 @@ AGENT_KEY = "0"
 YES_KEY, NO_KEY = "1", "2"
 
 
-class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
+class Conversation(Repairs, Handover, Ending, Details, SmallTalk, SmsOffer):
     def sounds_complete(self, text: str) -> bool:
         """Do these words, as they stand, make a request the bot would act on at once?
 
@@ -206,7 +207,7 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
         handler = {
             State.CONFIRM: self._in_confirm, State.CLARIFY: self._in_clarify, State.SLOT: self._in_slot,
             State.FOLLOW_UP: self._in_follow_up, State.CALLBACK_OFFER: self._in_callback_offer,
-            State.SATISFACTION: self._in_satisfaction,
+            State.SATISFACTION: self._in_satisfaction, State.SMS_OFFER: self._in_sms_offer,
         }.get(self.state)
         if handler is not None:
             reply = handler(u)
@@ -303,7 +304,6 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
 
     # -- answers -----------------------------------------------------------------------------
     def _deliver(self, intent: IntentDef, slots: dict[str, Any], u: Understanding) -> Reply:
-        p = self.flows.prompts
         self.misses = 0
         self.idle_after_answer = 0
         self._topic, self._intent = intent.topic, intent.id
@@ -333,7 +333,7 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
             reason = TransferReason.OUT_OF_SCOPE if out_of_scope else TransferReason.TOPIC
             return self._transfer(u, reason, intent, texts)
         fu = intent.follow_up
-        closing = self._text(fu.question, intent, slots) if fu else p.anything_else
+        closing = self._text(fu.question, intent, slots) if fu else self._closing_question(intent)
         texts, detail = self._split_answer(texts, closing)
         if detail:
             return self._offer_detail(intent, slots, u, texts, detail)
@@ -342,8 +342,7 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
             self.state = State.FOLLOW_UP
             prompts = self._prompts(*texts, closing)
             return self._reply(prompts, u.action, u, node=State.FOLLOW_UP, expect=Expect.YES_NO)
-        self.state = State.MAIN
-        return self._reply(self._prompts(*texts, p.anything_else), u.action, u)
+        return self._close_answer(intent, slots, u, texts, u.action)
 
     def _answer_texts(self, intent: IntentDef, slots: dict[str, Any]) -> list[str]:
         """The answer (or the variant for the caller's slot value), one rendered text per sentence."""

@@ -154,6 +154,11 @@ class ConversationBase:
         """Not understood or nothing heard: count it, re-prompt, escalate (repairs.py)."""
         raise NotImplementedError
 
+    def _close_answer(self, intent: IntentDef, slots: dict[str, Any], u: Understanding, texts: list[str],
+                      action: str) -> Reply:
+        """Say an answer's `texts`, then "autre question ?" or the offer of its link by SMS (sms_offer.py)."""
+        raise NotImplementedError
+
     def _transfer(self, u: Understanding, reason: str, intent: IntentDef | None, lead: list[str]) -> Reply:
         """Hand the call to people, or offer a callback when nobody is on duty (handover.py)."""
         raise NotImplementedError

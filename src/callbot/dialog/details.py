@@ -65,5 +65,4 @@ class Details(ConversationBase):
             self.state = State.FOLLOW_UP
             prompts = self._prompts(*said, self._text(fu.question, intent, pending.slots))
             return self._reply(prompts, action, u, node=State.FOLLOW_UP, expect=Expect.YES_NO)
-        self.state = State.MAIN
-        return self._reply(self._prompts(*said, self.flows.prompts.anything_else), action, u)
+        return self._close_answer(intent, pending.slots, u, said, action)

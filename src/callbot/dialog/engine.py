@@ -44,8 +44,9 @@ class DialogEngine:
         except TypeError:  # an NLU without the `today` argument
             return self.nlu.understand(text, expect=expect)
 
-    def new_conversation(self, caller: str | None = None) -> Conversation:
-        return Conversation(self, caller=caller)
+    def new_conversation(self, caller: str | None = None, *, sms: bool = False) -> Conversation:
+        """One call's dialog; `sms`: this call can text links (dialog/sms_offer.py)."""
+        return Conversation(self, caller=caller, sms=sms)
 
     # -- people ------------------------------------------------------------------------------
     def agents_on_duty(self, now: datetime | None = None, service: str | None = None) -> bool:
@@ -82,8 +83,8 @@ class DialogEngine:
         now = self.now()
         texts: list[str] = []
         for name, value in p.model_dump().items():
-            if name in ("confirm", "clarify", "callback_done"):
-                continue  # filled with the intent or the caller's number
+            if name in ("confirm", "clarify", "callback_done", "sms_text"):
+                continue  # filled with the intent or the caller's number; sms_text is never spoken
             for t in value if isinstance(value, list) else [value]:
                 texts.append(self.renderer.render(t, now))
         texts.append(self.greeting_text(now))

@@ -31,7 +31,7 @@ from callbot.vocabulary import TOPICS_FILE, TopicsError, topic_ids
 REQUIRED_CONTROL = [c.value for c in ControlIntent]
 _VAR = re.compile(r"\{([a-z_]+)(?:\.([a-z_$]+))?\}")
 # Filled in by the dialog itself: the intent label, the two intents to choose from, the number.
-PROMPT_PLACEHOLDERS = frozenset({"label", "a", "b", "numero"})
+PROMPT_PLACEHOLDERS = frozenset({"label", "a", "b", "numero", "link"})
 VARIABLES = {"horaires", "aujourdhui", "demain", "jour", "telephone", "nom", "commune", "adresse"}
 
 

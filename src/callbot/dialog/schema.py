@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -197,6 +198,11 @@ class Prompts(Strict):
     hello_again: str = "Bonjour, je vous écoute."
     waiting: str = "Je vous attends."
     still_there: str = "Je suis toujours là."
+    # Links by SMS (dialog/sms_offer.py): the offer, the "oui", a failure, and the message itself.
+    sms_offer: str = "Voulez-vous que je vous envoie le lien par SMS ?"
+    sms_sending: str = "Je vous envoie le lien par SMS."
+    sms_failed: str = "Désolé, le SMS n'a pas pu partir."
+    sms_text: str = "Mairie de {commune} : voici le lien pour {label} : {link}"
 
     @field_validator("not_understood", "no_input", "greeting")
     @classmethod
@@ -235,6 +241,19 @@ class IntentDef(Strict):
     follow_up: FollowUp | None = None
     transfer: bool = False
     service: str | None = None  # transfer target / default service for {…} variables
+    # The online procedure's page (ANTS, service-public, the town's site), offered by SMS to a
+    # mobile caller after the answer when SMS is configured (dialog/sms_offer.py).
+    link: str | None = None
+
+    @field_validator("link")
+    @classmethod
+    def _link(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        url = urlsplit(v.strip())
+        if url.scheme != "https" or "." not in url.netloc or " " in v.strip():
+            raise ValueError(f"lien invalide {v!r} (attendu une adresse https://…)")
+        return v.strip()
 
     @field_validator("topic")
     @classmethod

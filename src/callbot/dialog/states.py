@@ -22,11 +22,12 @@ class State(StrEnum):
     CALLBACK_NUMBER = "callback_number"  # the number, by voice or keypad
     CALLBACK_REASON = "callback_reason"  # a short reason for the callback
     SATISFACTION = "satisfaction"  # the end-of-call note, 1 to 5
+    SMS_OFFER = "sms_offer"  # "voulez-vous que je vous envoie le lien par SMS ?"
     ENDED = "ended"
 
 
 # States whose question is answered by yes or no (understood with the yes/no expectation).
-YES_NO_STATES = frozenset({State.CONFIRM, State.FOLLOW_UP, State.CALLBACK_OFFER})
+YES_NO_STATES = frozenset({State.CONFIRM, State.FOLLOW_UP, State.CALLBACK_OFFER, State.SMS_OFFER})
 
 GREETING_NODE = "greeting"  # the greeting's prompts (the AI disclosure is never interruptible)
 DEFAULT_NODE = "default"  # the settings of any node the flows do not list

@@ -64,6 +64,17 @@ class CallbackRequest:
     topic: str | None = None
 
 
+@dataclass(frozen=True)
+class SmsLink:
+    """A text message the caller agreed to receive: an online procedure's link (dialog/sms_offer.py).
+    `to` is the number the call already has in memory; it is never stored or logged (repr hides it)."""
+
+    to: str = field(repr=False)
+    text: str
+    # Said if the message could not be sent (the pipeline sends it off the call's path).
+    failed: str
+
+
 @dataclass
 class Understanding:
     """The reading of one caller utterance (also the JSON of `callbot nlu`)."""
@@ -111,3 +122,5 @@ class Reply:
     expect: Expect = Expect.SPEECH
     # End-of-call satisfaction note (1 to 5) when the flows ask for one.
     satisfaction: int | None = None
+    # A text message to send now, with the caller's consent (SMS configured, a mobile number).
+    sms: SmsLink | None = None

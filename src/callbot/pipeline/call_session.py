@@ -23,6 +23,7 @@ from callbot.dialog.types import Reply
 from callbot.pipeline.barge_in import BargeInGate, GatedVADTurnStart
 from callbot.pipeline.dialog_processor import DialogProcessor
 from callbot.pipeline.playback import PlaybackMarks
+from callbot.pipeline.sms import SmsSender
 from callbot.store.calls import CallRecorder
 from callbot.vocabulary import Outcome
 
@@ -54,7 +55,8 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     settings = runtime.settings
     recorder = CallRecorder(runtime.db, call_sid)
     await recorder.open(stream_sid=stream_sid, caller=caller, called=called, secret=runtime.secret)
-    conversation = runtime.dialog.new_conversation(caller=caller)
+    sms = SmsSender.from_settings(settings)  # None unless Twilio's API and a sender are configured
+    conversation = runtime.dialog.new_conversation(caller=caller, sms=sms is not None)
 
     transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
@@ -97,7 +99,8 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
 
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
                              marks=marks,
-                             turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs)
+                             turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs,
+                             send_sms=sms.send_async if sms else None)
     pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
     worker = PipelineWorker(
         pipeline,

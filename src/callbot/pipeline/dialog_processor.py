@@ -40,7 +40,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from callbot.dialog.types import Prompt, Reply
+from callbot.dialog.types import Prompt, Reply, SmsLink
 from callbot.pipeline.barge_in import BargeInGate
 from callbot.pipeline.playback import PlaybackMarks, segments, still_to_say
 from callbot.pipeline.response_clock import ResponseClock
@@ -73,6 +73,7 @@ class DialogProcessor(FrameProcessor):
         vad_stop_secs: the VAD's stop delay, taken off the measured response time.
         no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
         mark_grace_secs: how long to wait for a mark's echo once the audio has left.
+        send_sms: sends a text message the caller agreed to (pipeline/sms.py), off the call's path.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class DialogProcessor(FrameProcessor):
         vad_stop_secs: float = 0.0,
         no_audio_secs: float = 15.0,
         mark_grace_secs: float = 30.0,
+        send_sms: Callable[[str, str], Awaitable[bool]] | None = None,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         super().__init__(**kwargs)
@@ -103,6 +105,7 @@ class DialogProcessor(FrameProcessor):
         self._vad_stop_secs = vad_stop_secs
         self._no_audio_secs = no_audio_secs
         self._mark_grace_secs = mark_grace_secs
+        self._send_sms = send_sms
 
         self._pending: list[list[Prompt]] = []  # segments still to speak for the current reply
         self._speaking = False  # a segment has been sent and is not heard yet
@@ -215,6 +218,8 @@ class DialogProcessor(FrameProcessor):
             self._clock.say = time.monotonic()
         if not self._speaking:
             await self._speak_next()
+        if reply.sms is not None and self._send_sms is not None:
+            self.create_task(self._text_link(reply.sms))
         if not reply.end:
             # Recorded once the reply is on its way: the database never delays the bot's answer.
             await self._record(reply, caller_text, asr_ms, via_dtmf)
@@ -238,6 +243,20 @@ class DialogProcessor(FrameProcessor):
         spoken = " ".join(p.text for p in reply.prompts)
         if spoken:
             await self._rec.turn("bot", spoken, action=reply.action)
+
+    async def _text_link(self, sms: SmsLink) -> None:
+        """Send the link the caller agreed to; if it fails, tell them briefly (never the number in a log)."""
+        try:
+            sent = await self._send_sms(sms.to, sms.text) if self._send_sms else False
+        except Exception as e:  # a sender must not raise; if one does, the call still goes on
+            logger.warning("SMS not sent: {}", type(e).__name__)
+            sent = False
+        if not sent and not self._ending:
+            self._pending.append([Prompt(sms.failed)])
+            if not self._speaking:
+                self._cancel_idle()
+                await self._speak_next()
+        await self._rec.event("sms", {"sent": sent})  # whether, never to whom or what
 
     async def _speak_next(self) -> None:
         self._pending = still_to_say(self._pending, caller_speaking=self._user_speaking and self.gate.held)
