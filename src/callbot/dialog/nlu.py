@@ -101,6 +101,10 @@ def describe(intent: Any) -> str:  # noqa: ANN401
     return re.sub(r"\{[^}]*\}", " ", text)
 
 
+def _verbatim(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text.casefold()))
+
+
 class Nlu:
     def __init__(self, intents: Iterable[Any], slot_types: dict[str, dict[str, list[str]]] | None = None,
                  thresholds: Thresholds | dict[str, float] | None = None,
@@ -121,6 +125,11 @@ class Nlu:
         # Everything the flows know (class 0) against everyday talk (class 1): out-of-domain check.
         self.background = Matcher([(ex, 0) for ex, _ in examples] + [(b, 1) for b in BACKGROUND], 2,
                                   snap_min=self.thresholds.snap_min)
+        # A validated example said word for word belongs to its intent, even when normalising
+        # makes it equal to another's ("oui bonjour" and "oui" both read "oui").
+        self.verbatim: dict[str, int] = {}
+        for ex, n in examples:
+            self.verbatim.setdefault(_verbatim(ex), n)
         self.slot_matcher = SlotMatcher(slot_types or {})
         self._yes_no = np.array([i in YES_NO for i in self.ids])
         self._control = np.array([self.topics[i] is None for i in self.ids])
@@ -155,6 +164,8 @@ class Nlu:
         if not norm:
             return Understanding(text, None, None, 0.0, Action.FALLBACK, norm, fallback_reason="empty")
         scores, feats = self.matcher.scores(norm)
+        if (said := self.verbatim.get(_verbatim(text[:MAX_CHARS]))) is not None:
+            scores[said] = max(float(scores[said]), 1.0)
         # With its own repair: snapped onto the flows' words alone, "la poste" would become "les pots".
         feats.background = float(np.subtract(*self.background.scores(norm)[0][::-1]))
         if expect == Expect.YES_NO:
