@@ -137,6 +137,9 @@ def test_purge_keeps_the_anonymous_figures_of_the_days_it_empties(tmp_path, monk
         after = stats(d)
         assert after.pop("unrecognised") == []
         assert after == {k: v for k, v in before[d].items() if k != "unrecognised"}
+    # The history still starts with the purged days.
+    history = json.loads(CliRunner().invoke(cli, ["stats", "--json"]).output)
+    assert (history["from"], history["calls"]) == (old.isoformat(), 5)
 
     # Erasing a caller still recomputes their day from what is left; the purged day next to it
     # (within the erasure's time-zone margin) keeps its figures.

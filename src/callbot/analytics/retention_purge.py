@@ -44,19 +44,20 @@ def _first_day(s: Session, cutoff: datetime) -> date | None:
 def _keep_figures(first: date | None, last: date) -> KeepFigures:
     def keep(s: Session) -> int:
         # First statement writes: SQLite takes its single write lock, PostgreSQL locks these rows
-        # (a trigger of a concurrent change waits, then finds the day already purged).
+        # (a concurrent change's trigger waits for the purge, and the day's figures stay final).
+        s.execute(delete(DailyUtterance).where(DailyUtterance.day <= last))
+        if first is None:  # nothing older than the retention period
+            return 0
         kept = s.execute(
             update(DailyRollup)
-            .where(DailyRollup.day <= last, DailyRollup.stale.is_(False), DailyRollup.format == FORMAT,
-                   DailyRollup.purged.is_(False))
+            .where(DailyRollup.day.between(first, last), DailyRollup.stale.is_(False),
+                   DailyRollup.format == FORMAT, DailyRollup.purged.is_(False))
             .values(purged=True)
         ).rowcount or 0
-        s.execute(delete(DailyUtterance).where(DailyUtterance.day <= last))
-        if first is not None:
-            lost = s.scalar(select(func.count()).select_from(DailyRollup).where(
-                DailyRollup.day.between(first, last), DailyRollup.purged.is_(False)))
-            if lost:
-                log.warning("purge : {} jours n'ont pas pu être résumés, leurs chiffres seront perdus", lost)
+        lost = s.scalar(select(func.count()).select_from(DailyRollup).where(
+            DailyRollup.day.between(first, last), DailyRollup.purged.is_(False)))
+        if lost:
+            log.warning("purge : {} jours n'ont pas pu être résumés, leurs chiffres seront perdus", lost)
         return kept
 
     return keep
