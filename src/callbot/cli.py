@@ -35,7 +35,8 @@ def serve(
         uvicorn.run(create_app(settings), **common)
 
 
-from callbot.store.data_cli import access, erase, purge  # noqa: E402
+from callbot.analytics.retention_purge import purge  # noqa: E402
+from callbot.store.data_cli import access, erase  # noqa: E402
 
 app.command()(purge)
 app.command()(erase)

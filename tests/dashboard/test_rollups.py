@@ -13,10 +13,10 @@ from tests.dashboard.oracle import compute_live
 from callbot.analytics import figures as st
 from callbot.analytics.exports import as_json
 from callbot.analytics.periods import Period
+from callbot.analytics.retention_purge import purge_days
 from callbot.devtools.seed import seed
 from callbot.store.db import Database, alembic_config
 from callbot.store.models import Call, Callback, DailyRollup, DailySlice, Turn
-from callbot.store.retention import purge_older_than
 
 PERIOD = Period(date(2026, 11, 2), date(2026, 11, 8))
 TODAY = date(2026, 11, 9)
@@ -81,12 +81,21 @@ def test_new_turn_and_deleted_call_of_a_past_day(known_db) -> None:  # noqa: ANN
     assert rolled["calls"] == 5 and rolled["unrecognised"][0]["count"] == 3
 
 
-def test_retention_purge_updates_summaries(known_db) -> None:  # noqa: ANN001
-    both(known_db)
-    # Everything started before 2 November 09:00 UTC goes: CA9, CA1, CA2, CA3 and October's calls.
-    purge_older_than(known_db, days=0, now=utc(2, 9, 0))
+def test_retention_purge_keeps_the_figures_of_the_days_it_empties(known_db) -> None:  # noqa: ANN001
+    before, _ = both(known_db)
+    # Whole Paris days up to 2 November go: CA1, CA2, CA3 (2 Nov), CA9 and October's calls.
+    purge_days(known_db, days=1, now=utc(3, 9, 0))
+    with known_db.session() as s:
+        assert s.scalar(select(func.count(Call.id)).where(Call.started_at < utc(2, 23, 0))) == 0
     rolled, live = both(known_db)
-    assert rolled == live and rolled["calls"] == 2 and rolled["top_topics"][0]["previous"] == 0
+    assert live["calls"] == 2 and rolled["calls"] == before["calls"] == 6
+    # Same counts; the wordings of the purged days are gone with the callers' words.
+    assert {k: v for k, v in rolled.items() if k != "unrecognised"} \
+        == {k: v for k, v in before.items() if k != "unrecognised"}
+    assert [u["text"] for u in rolled["unrecognised"]] == [u["text"] for u in live["unrecognised"]]
+    # The days left are still summarised from their calls.
+    after = Period(date(2026, 11, 3), PERIOD.end)
+    assert both(known_db, after)[0]["calls"] == both(known_db, after)[1]["calls"] == 2
 
 
 def test_today_is_live_and_calls_across_midnight_carry_over(known_db) -> None:  # noqa: ANN001

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from callbot.analytics import rollups
 from callbot.analytics.day_summary import DaySummary, Key, is_stored
 from callbot.analytics.histograms import Distribution, distribution, merge_histograms
-from callbot.analytics.periods import LOCAL_TZ, Period, aware, day_bounds, local_today
+from callbot.analytics.periods import LOCAL_TZ, Period, as_date, aware, day_bounds, local_today
 from callbot.analytics.sql_expressions import call_filters
 from callbot.analytics.summarise import live_day_peak
 from callbot.analytics.utterances import UtteranceGroup, unrecognised
-from callbot.store.models import Call
+from callbot.store.models import Call, DailyRollup
 from callbot.vocabulary import Outcome
 
 OUTCOME_LABELS = {
@@ -313,8 +313,9 @@ def services(s: Session) -> list[str]:
 
 
 def first_call_day(s: Session) -> date | None:
+    """The first day of the history: that of the first call, or the first day whose calls were
+    purged but whose figures were kept."""
     first = s.scalar(select(func.min(Call.started_at)))
-    if first is None:
-        return None
-    return aware(first).astimezone(LOCAL_TZ).date()
-
+    purged = s.scalar(select(func.min(DailyRollup.day)).where(DailyRollup.purged.is_(True)))
+    days = [aware(first).astimezone(LOCAL_TZ).date()] if first is not None else []
+    return min([*days, as_date(purged)] if purged is not None else days, default=None)

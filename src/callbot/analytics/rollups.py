@@ -18,6 +18,8 @@ How summaries are kept right:
   is inserted, updated or deleted, by anyone (queue results arriving later, the console, retention
   purges, `callbot seed`, raw SQL); also the day after a call running past midnight, and the days
   of a call's turns and callbacks when its service or topic changes.
+- `callbot purge` builds the days it empties first and marks them `purged`: their figures are
+  final, never rebuilt (analytics/retention_purge.py); their wordings are deleted.
 - A page rebuilds missing or stale past days (every key of a day at once) before reading them, in
   its own short transaction per chunk of days; PostgreSQL: the builder locks the days' rows (FOR
   UPDATE), which the triggers' upsert also locks, so a change committed during a build marks the
@@ -29,7 +31,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from loguru import logger as log
-from sqlalchemy import Engine, bindparam, case, func, select, union_all
+from sqlalchemy import Engine, bindparam, case, func, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -103,13 +105,14 @@ def _build_chunk(engine: Engine, start: date, end: date) -> None:
 
 
 def _usable(s: Session, start: date, end: date) -> dict[date, object]:
-    """Fresh days of start..end in this format → their build time."""
+    """Fresh days of start..end in this format → their build time. A purged day's figures are
+    final (its raw data is gone): usable whatever the triggers marked since."""
     return {
         as_date(d): built
         for d, built in s.execute(
             select(DailyRollup.day, DailyRollup.built_at).where(
                 DailyRollup.day.between(start, end),
-                DailyRollup.stale.is_(False),
+                or_(DailyRollup.stale.is_(False), DailyRollup.purged.is_(True)),
                 DailyRollup.format == FORMAT,
             )
         )

@@ -1,4 +1,5 @@
-"""`callbot purge`, `erase` and `access`: retention limits, erasure and access requests (GDPR)."""
+"""`callbot erase` and `access`: erasure and access requests (GDPR); `purge` is in
+analytics/retention_purge.py (it keeps the dashboard's anonymous figures)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,9 @@ import json
 import typer
 
 from callbot.config import get_settings, server_secret
-from callbot.store.audit import cli_actor, prune, record
+from callbot.store.audit import cli_actor, record
 from callbot.store.db import Database
-from callbot.store.retention import erase_caller, purge_older_than
-
-
-def purge(days: int | None = typer.Option(None, help="keep this many days (CALLBOT_RETENTION_DAYS)")) -> None:
-    """Delete calls, transcripts and callback requests older than the retention period."""
-    settings = get_settings()
-    db = Database(settings.database_url)
-    db.migrate()
-    keep = days or settings.retention_days
-    erased = purge_older_than(db, keep)
-    record(db, cli_actor(), "data.purged", f"{keep} jours", calls=erased.calls, callbacks=erased.callbacks,
-           audit_entries=prune(db, settings.audit_retention_days))
-    typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
-               f"de plus de {keep} jours supprimés")
-    _say_recomputed(erased.utterance_days)
+from callbot.store.retention import erase_caller
 
 
 def _say_recomputed(days: int) -> None:

@@ -137,7 +137,8 @@ class User(Base):
 
 class DailyRollup(Base):
     """State of one Paris calendar day's dashboard summaries (migrations 0004, 0005). Triggers on
-    calls, turns and callbacks set `stale` when a row of that day changes; see analytics/rollups.py."""
+    calls, turns and callbacks set `stale` when a row of that day changes; see analytics/rollups.py.
+    `purged` (migration 0009): the retention purge emptied the day; its stored figures are final."""
 
     __tablename__ = "daily_rollups"
 
@@ -147,6 +148,7 @@ class DailyRollup(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=True)
     built_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     format: Mapped[int | None] = mapped_column(Integer)  # of the summaries: another one is rebuilt
+    purged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class _DayKey:

@@ -3,8 +3,13 @@
 `purge` (older than the retention period) and `erase` (one phone number, whatever its written
 form) delete the calls with their turns and events, the callback requests (deleted, never just
 unlinked: they hold the number and the caller's words), and the unrecognised wordings the
-dashboard's daily summaries derived from those turns. The summaries of the days concerned are
-marked stale, so the dashboard recomputes them from what is left before showing them again.
+dashboard's daily summaries derived from those turns.
+
+After `erase`, the summaries of the days concerned are marked stale, so the dashboard recomputes
+them from what is left. `purge` keeps the anonymous per-day counts of the days it empties: the
+caller (analytics/retention_purge.py: the store knows nothing of summaries) builds them first,
+then passes a hook that runs in the purge's transaction before anything is deleted: it marks those
+days `purged` (final figures, never rebuilt) and deletes their wordings.
 
 A caller is found through the keyed hash of their E.164 number (the number itself is not kept
 on calls); callback requests hold the number in clear, in E.164 (older rows in any form).
@@ -12,8 +17,9 @@ on calls); callback requests hold the number in clear, in E.164 (older rows in a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -63,18 +69,19 @@ def _day(value: datetime | date) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def purge_older_than(db: Database, days: int, now: datetime | None = None) -> Erased:
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+KeepFigures = Callable[[Session], int]
+
+
+def purge_before(db: Database, cutoff: datetime, keep_figures: KeepFigures) -> Erased:
+    """Delete the calls started before `cutoff` (with turns, events, callbacks) and the callback
+    requests created before it. `keep_figures(session)` runs first in the same transaction: it
+    keeps the anonymous summaries of the emptied days, deletes their stored wordings, and returns
+    how many days kept their figures (→ Erased.utterance_days)."""
     with db.session() as s:
-        ids = list(s.scalars(select(Call.id).where(Call.started_at < cutoff)))
-        first = s.scalar(select(func.min(Call.started_at)).where(Call.started_at < cutoff))
-        calls, linked = _delete_calls(s, ids)
+        kept = keep_figures(s)
+        calls, linked = _delete_calls(s, list(s.scalars(select(Call.id).where(Call.started_at < cutoff))))
         callbacks = s.execute(delete(Callback).where(Callback.created_at < cutoff)).rowcount or 0
-        # Wordings of the purged days go even if their turns were deleted earlier by other means.
-        oldest = s.scalar(select(func.min(DailyUtterance.day)))
-        starts = [_day(d) for d in (first, oldest) if d is not None]
-        forgotten = _forget_derived_days(s, min(starts, default=None), cutoff)
-    return Erased(calls=calls, callbacks=callbacks + linked, utterance_days=forgotten)
+    return Erased(calls=calls, callbacks=callbacks + linked, utterance_days=kept)
 
 
 def erase_caller(db: Database, secret: bytes, number: str) -> Erased:
