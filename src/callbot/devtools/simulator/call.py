@@ -333,6 +333,9 @@ class _MediaCall:
                 caller_audio_ms=round(caller_ms, 1),
                 text=turn["text"],
             ))
+        begins = [turn["begin"] for turn in self.caller_turns]
+        s.underruns_ms = [round((back - dry) * 1000, 1) for dry, back in self.playout.dry_spells
+                          if not any(dry <= b <= back for b in begins)]
         s.bot_audio_seconds = round(self.playout.received_seconds, 3)
         s.bot_audio_played_seconds = round(len(self.playout.played_audio()) / RATE, 3)
         s.duration_seconds = round(time.perf_counter() - self.started_at, 3)
