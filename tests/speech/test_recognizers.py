@@ -66,3 +66,20 @@ def test_a_spare_is_warmed_in_the_background_when_none_is_left(vosk_model, speec
     while pool.idle() < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (pool.idle(), pool.warmed, pool.built) == (1, 2, 2)
+
+
+def test_spares_follow_the_calls_arriving(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    """Three calls arrive together and get cold recognisers; the pool then warms as many spares,
+    so the next three calls all start warm."""
+    pool = RecognizerPool(vosk_model)
+    pool.set_warm_audio(lambda: [speech_8k[:16000]])  # one second of speech: a quick warm-up
+    first = [pool.take() for _ in range(3)]
+    assert pool.cold_takes == 3
+    deadline = time.monotonic() + 90  # a shared, busy CI machine
+    while pool.idle() < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.idle() == 3
+    second = [pool.take() for _ in range(3)]
+    assert pool.cold_takes == 3  # none of the next wave started cold
+    assert not set(map(id, first)) & set(map(id, second))
+    assert pool.in_use == 6
