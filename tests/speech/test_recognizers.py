@@ -72,7 +72,7 @@ def test_spares_follow_the_calls_arriving(vosk_model, speech_8k) -> None:  # noq
     """Three calls arrive together and get cold recognisers; the pool then warms as many spares,
     so the next three calls all start warm."""
     pool = RecognizerPool(vosk_model)
-    pool.set_warm_audio(lambda: [speech_8k[:16000]])  # one second of speech: a quick warm-up
+    pool.set_warm_audio(lambda: [speech_8k[:8000]])  # half a second of speech: a quick warm-up
     first = [pool.take() for _ in range(3)]
     assert pool.cold_takes == 3
     deadline = time.monotonic() + 90  # a shared, busy CI machine
@@ -83,3 +83,18 @@ def test_spares_follow_the_calls_arriving(vosk_model, speech_8k) -> None:  # noq
     assert pool.cold_takes == 3  # none of the next wave started cold
     assert not set(map(id, first)) & set(map(id, second))
     assert pool.in_use == 6
+
+
+def test_a_recogniser_retires_after_its_calls_and_spares_beyond_need_are_freed(vosk_model) -> None:  # noqa: ANN001
+    pool = RecognizerPool(vosk_model, retire_after=2)  # its expanded graph grows call after call
+    rec = pool.take()
+    pool.give(None, rec)
+    assert pool.take() is rec  # its first call: kept warm
+    pool.give(None, rec)
+    assert pool.retired == 1 and pool.idle() == 0  # its second: freed, not served again
+    assert pool.take() is not rec
+
+    wave = [pool.take() for _ in range(3)]  # a burst: 4 calls in the last seconds, 4 spares wanted
+    for r in wave:
+        pool.give(None, r)
+    assert pool.idle() == 3

@@ -11,9 +11,14 @@ A recogniser goes back to the pool only after a forced final, which closes any u
 open by a caller who hung up mid-sentence: none of their words reach the next call (tested).
 
 Sized from load: the background warmer keeps as many open-vocabulary spares as calls started in
-the last `ARRIVAL_WINDOW_SECS` (at least `spares`), and up to `keep` recognisers per grammar stay
-in the pool when calls end, so the next wave of calls finds warm ones (issue 13: at 4 calls in the
-same second, the 2 that got cold recognisers answered 4 times slower).
+the last `ARRIVAL_WINDOW_SECS` (at least `spares`; issue 13: at 4 calls in the same second, the 2
+that got cold recognisers answered 4 times slower).
+
+Memory: the expanded graph IS the warmth, and it is big. A warm Korean-model recogniser holds
+about 60 MB, and it keeps growing with what it decodes (190 MB after 60 utterances, then flat).
+Kept forever, a pool of them made the server grow call after call. So a recogniser retires after
+`RETIRE_AFTER_CALLS` calls, and when a call ends the pool keeps only the spares it wants then (at
+most `keep`): the others are freed (runtime.MemoryTrimmer hands the memory back to the system).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def decode_at_lower_priority() -> None:
 
 # Calls that started within this window are the expected arrivals of the next one: as many spares.
 ARRIVAL_WINDOW_SECS = 10.0
+# A recogniser serves this many calls, then is freed (a new one is warmed): bounds its graph cache.
+RETIRE_AFTER_CALLS = 20
 
 
 def _key(grammar: list[str] | None) -> GrammarKey:
@@ -61,8 +68,8 @@ class RecognizerPool:
     the graph.
     """
 
-    def __init__(self, model: vosk.Model, sample_rate: int = 8000, *, keep: int = 24,
-                 spares: int = 1) -> None:
+    def __init__(self, model: vosk.Model, sample_rate: int = 8000, *, keep: int = 8,
+                 spares: int = 1, retire_after: int = RETIRE_AFTER_CALLS) -> None:
         self._model = model
         self._rate = sample_rate
         self._keep = keep  # recognisers kept per grammar; more are dropped when their call ends
@@ -73,6 +80,9 @@ class RecognizerPool:
         self._warming = False
         self._arrivals: deque[float] = deque()  # when open-vocabulary recognisers were taken
         self.in_use = 0  # recognisers taken and not given back (calls in progress)
+        self._retire_after = retire_after
+        self._uses: dict[int, int] = {}  # id(recogniser) → calls it served
+        self.retired = 0  # recognisers freed after RETIRE_AFTER_CALLS calls or not wanted any more
         self.built = 0  # recognisers created (for logs, tests and the bench)
         self.warmed = 0
         self.cold_takes = 0  # times a call got a new, cold recogniser: none was ready
@@ -123,10 +133,18 @@ class RecognizerPool:
             logger.exception("Vosk recogniser not reusable; dropped")
             return
         key = _key(grammar)
+        wanted = self.wanted_spares() if key is None else self._spares
         with self._lock:
+            uses = self._uses.get(id(rec), 0) + 1
             ready = self._idle.setdefault(key, [])
-            if len(ready) < self._keep:
+            if uses < self._retire_after and len(ready) < min(self._keep, wanted):
+                self._uses[id(rec)] = uses
                 ready.append(rec)
+                return
+            self._uses.pop(id(rec), None)
+            self.retired += 1
+        if key is None and self.idle() < self.wanted_spares():
+            self._warm_in_background()
 
     def warm(self, count: int = 1) -> None:
         """Build `count` open-vocabulary recognisers, decode the warm-up speech through each, and
@@ -178,8 +196,6 @@ class RecognizerPool:
         finally:
             with self._lock:
                 self._warming = False
-        self._arrivals: deque[float] = deque()  # when open-vocabulary recognisers were taken
-        self.in_use = 0  # recognisers taken and not given back (calls in progress)
 
 
 _pools_lock = threading.Lock()
