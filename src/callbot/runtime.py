@@ -230,6 +230,7 @@ def _warm_up_speech(voice: Any) -> Callable[[], list[bytes]]:  # noqa: ANN401
 
 def load_speech(runtime: Runtime) -> None:
     from callbot.devtools.scripted_recognizer import load_transcript_script
+    from callbot.speech.decoding_profile import PROFILES, profiled_model_dir
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
     from callbot.speech.recognizers import recognizer_pool
@@ -238,6 +239,8 @@ def load_speech(runtime: Runtime) -> None:
 
     s = runtime.settings
     asr_model, tts_voice, tts_language = speech_models(s)
+    # The model's own search settings, or a cheaper search (speech/decoding_profile.py).
+    asr_model = profiled_model_dir(asr_model, PROFILES[s.asr_profile])
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, asr_model)
     runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, tts_voice, tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
