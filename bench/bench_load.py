@@ -382,7 +382,7 @@ def main() -> int:
         finally:
             if callers is not None:
                 callers.close()
-            proc.send_signal(signal.SIGINT)
+            proc.terminate()  # SIGINT may be ignored: a background job inherits SIG_IGN for it
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
