@@ -142,7 +142,7 @@ class Callers:
 
 # ---- the server ----------------------------------------------------------------------------------
 
-def start_server(work: Path, port: int, script: Path, src: Path | None) -> subprocess.Popen:
+def start_server(work: Path, port: int, script: Path, src: Path | None, extra: list[str]) -> subprocess.Popen:
     """`src`: run the server from another checkout's sources (main, for a baseline); the callers
     always use this checkout's simulator."""
     env = dict(os.environ, CALLBOT_DEMO_MODELS="1", CALLBOT_ALLOW_UNSIGNED="1",
@@ -152,6 +152,7 @@ def start_server(work: Path, port: int, script: Path, src: Path | None) -> subpr
                CALLBOT_LOG_LEVEL=os.environ.get("CALLBOT_LOG_LEVEL", "WARNING"))
     if src is not None:
         env["PYTHONPATH"] = str(src)
+    env.update(item.split("=", 1) for item in extra)
     log = open(work / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     return subprocess.Popen([str(BIN / "callbot"), "serve", "--port", str(port)], cwd=work, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -345,6 +346,8 @@ def main() -> int:
     p.add_argument("--warm-secs", type=float, default=300,
                    help="longest wait for background answer synthesis")
     p.add_argument("--server-src", type=Path, help="serve from this src/ (e.g. main's, for a baseline)")
+    p.add_argument("--server-env", action="append", default=[], metavar="CALLBOT_X=VALUE",
+                   help="a setting for the server, e.g. CALLBOT_ASR_PROFILE=fast (repeatable)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--keep-log", help="copy the server's log here")
     args = p.parse_args()
@@ -363,7 +366,7 @@ def main() -> int:
                                      ensure_ascii=False))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(work, port, script, args.server_src)
+        proc = start_server(work, port, script, args.server_src, args.server_env)
         callers = None
         try:
             health = wait_ready(url, proc, args.warm_secs)
