@@ -17,8 +17,10 @@ that got cold recognisers answered 4 times slower).
 Memory: the expanded graph IS the warmth, and it is big. A warm Korean-model recogniser holds
 about 60 MB, and it keeps growing with what it decodes (190 MB after 60 utterances, then flat).
 Kept forever, a pool of them made the server grow call after call. So a recogniser retires after
-`RETIRE_AFTER_CALLS` calls, and when a call ends the pool keeps only the spares it wants then (at
-most `keep`): the others are freed (runtime.MemoryTrimmer hands the memory back to the system).
+`RETIRE_AFTER_CALLS` calls (a new one is warmed), and at most `keep` idle ones stay per grammar:
+the others are freed (runtime.MemoryTrimmer hands the memory back to the system). Warming costs
+about as much CPU as a few calls' decoding: idle recognisers are not dropped just because fewer
+calls arrive for a moment (py-spy: that churn kept the warming thread busy 30 % of the time).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def decode_at_lower_priority() -> None:
 
 
 # Calls that started within this window are the expected arrivals of the next one: as many spares.
-ARRIVAL_WINDOW_SECS = 10.0
+ARRIVAL_WINDOW_SECS = 5.0
 # A recogniser serves this many calls, then is freed (a new one is warmed): bounds its graph cache.
 RETIRE_AFTER_CALLS = 20
 
@@ -69,7 +71,8 @@ class RecognizerPool:
     """
 
     def __init__(self, model: vosk.Model, sample_rate: int = 8000, *, keep: int = 8,
-                 spares: int = 1, retire_after: int = RETIRE_AFTER_CALLS) -> None:
+                 spares: int = 1, retire_after: int = RETIRE_AFTER_CALLS,
+                 arrival_window: float = ARRIVAL_WINDOW_SECS) -> None:
         self._model = model
         self._rate = sample_rate
         self._keep = keep  # recognisers kept per grammar; more are dropped when their call ends
@@ -81,8 +84,9 @@ class RecognizerPool:
         self._arrivals: deque[float] = deque()  # when open-vocabulary recognisers were taken
         self.in_use = 0  # recognisers taken and not given back (calls in progress)
         self._retire_after = retire_after
+        self._arrival_window = arrival_window
         self._uses: dict[int, int] = {}  # id(recogniser) → calls it served
-        self.retired = 0  # recognisers freed after RETIRE_AFTER_CALLS calls or not wanted any more
+        self.retired = 0  # recognisers freed after RETIRE_AFTER_CALLS calls or beyond `keep`
         self.built = 0  # recognisers created (for logs, tests and the bench)
         self.warmed = 0
         self.cold_takes = 0  # times a call got a new, cold recogniser: none was ready
@@ -99,7 +103,7 @@ class RecognizerPool:
         """Spares to keep ready now: the calls that arrived lately, at least `spares`, at most `keep`."""
         now = time.monotonic()
         with self._lock:
-            while self._arrivals and self._arrivals[0] < now - ARRIVAL_WINDOW_SECS:
+            while self._arrivals and self._arrivals[0] < now - self._arrival_window:
                 self._arrivals.popleft()
             return max(self._spares, min(self._keep, len(self._arrivals)))
 
@@ -133,11 +137,10 @@ class RecognizerPool:
             logger.exception("Vosk recogniser not reusable; dropped")
             return
         key = _key(grammar)
-        wanted = self.wanted_spares() if key is None else self._spares
         with self._lock:
             uses = self._uses.get(id(rec), 0) + 1
             ready = self._idle.setdefault(key, [])
-            if uses < self._retire_after and len(ready) < min(self._keep, wanted):
+            if uses < self._retire_after and len(ready) < self._keep:
                 self._uses[id(rec)] = uses
                 ready.append(rec)
                 return
