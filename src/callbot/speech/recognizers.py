@@ -37,18 +37,19 @@ import vosk
 from loguru import logger
 
 GrammarKey = tuple[str, ...] | None
-# Decoding is the one job that may fall behind for a moment: it catches up in the caller's pauses,
-# and the final is forced at the turn's end anyway. Caller audio in, the VAD, the turn model and bot
-# audio out must not queue for a core behind a dozen busy recognisers: under load, callers' frames
-# waited seconds before the VAD saw them (issue 13). Call threads decode this much nicer.
-DECODE_NICENESS = 10
+# The background warmer's CPU priority, relative to the calls: below them, so a call's own decoding
+# comes first, but not at the lowest (19), where a busy server never warmed one and every call
+# that then started cold decoded its first turns 3 times slower. (Lowering the calls' own decoding
+# below the event loop was tried: on an overloaded machine the responses came 2.7 times later,
+# bench_load.py burst of 6, and the gaps in bot speech did not drop.)
+WARM_NICENESS = 5
 
 
-def decode_at_lower_priority() -> None:
-    """Lower the calling thread's CPU priority by DECODE_NICENESS (Linux: per thread)."""
+def warm_at_lower_priority() -> None:
+    """Lower the calling thread's CPU priority by WARM_NICENESS (Linux: per thread)."""
     with contextlib.suppress(OSError, AttributeError):
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + DECODE_NICENESS))
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WARM_NICENESS))
 
 
 # Calls that started within this window are the expected arrivals of the next one: as many spares.
@@ -188,9 +189,7 @@ class RecognizerPool:
         threading.Thread(target=self._warm_spare, name="vosk-warm", daemon=True).start()
 
     def _warm_spare(self) -> None:
-        # As nice as the calls' own decoding, not lower: at the lowest priority a busy server never
-        # warmed one, and each call that then started cold decoded its first turns 3 times slower.
-        decode_at_lower_priority()
+        warm_at_lower_priority()
         try:
             while self.idle() < self.wanted_spares():
                 self.warm(1)

@@ -47,7 +47,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.utils.time import time_now_iso8601
 
 from callbot.speech.errors import ModelMissingError
-from callbot.speech.recognizers import RecognizerPool, decode_at_lower_priority, recognizer_pool
+from callbot.speech.recognizers import RecognizerPool, recognizer_pool
 from callbot.speech.turns import WordsHint
 
 vosk.SetLogLevel(-1)  # Kaldi's own logging goes to stderr line by line; we log what matters
@@ -204,8 +204,7 @@ class VoskSTTService(STTService):
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         # One thread per call: Vosk releases the GIL, and a single worker keeps calls in order.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk",
-                                            initializer=decode_at_lower_priority)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
         self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
         self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
         self._pool = recognizer_pool(self._model, self.sample_rate)
