@@ -37,19 +37,19 @@ import vosk
 from loguru import logger
 
 GrammarKey = tuple[str, ...] | None
-# The background warmer's CPU priority, relative to the calls: below them, so a call's own decoding
-# comes first, but not at the lowest (19), where a busy server never warmed one and every call
-# that then started cold decoded its first turns 3 times slower. (Lowering the calls' own decoding
-# below the event loop was tried: on an overloaded machine the responses came 2.7 times later,
-# bench_load.py burst of 6, and the gaps in bot speech did not drop.)
-WARM_NICENESS = 5
+# The background warmer only takes CPU nobody else wants (niceness 19). Warming a recogniser
+# decodes a few sentences cold: on an idle core it takes the cold start off a call's critical path,
+# but on a saturated server it is extra work. Measured (bench_load.py, 6 calls, shared machine):
+# warming at niceness 5 made responses 1.8 times later; py-spy had the warmer at 30 % of samples.
+# (Lowering the calls' own decoding below the event loop was tried too: responses 2.7 times later
+# in a burst of 6, and no fewer gaps in bot speech.)
+WARM_NICENESS = 19
 
 
 def warm_at_lower_priority() -> None:
-    """Lower the calling thread's CPU priority by WARM_NICENESS (Linux: per thread)."""
+    """Set the calling thread's CPU priority to WARM_NICENESS (Linux: per thread)."""
     with contextlib.suppress(OSError, AttributeError):
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WARM_NICENESS))
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICENESS)
 
 
 # Calls that started within this window are the expected arrivals of the next one: as many spares.
