@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     # Recognisers warmed at start-up (speech/recognizers.py): a cold one decodes a caller's first
     # question slower than real time. One more is warmed in the background whenever none is spare.
     asr_warm_recognizers: int = Field(default=2, ge=0, le=16)
+    # Vosk search settings (speech/decoding_profile.py): "model" (the model's own) or "fast".
+    asr_profile: Literal["model", "fast"] = "model"
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None

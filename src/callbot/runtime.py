@@ -34,6 +34,12 @@ class Runtime:
     # "configured": the models the settings name; "demo": the package-shipped test models that
     # `make run` falls back to offline (they understand no French: pages and /healthz say so).
     models: str = "configured"
+    trimmer: MemoryTrimmer | None = None
+
+    def call_ended(self) -> None:
+        """A call is over: what it allocated goes back to the system soon (see MemoryTrimmer)."""
+        if self.trimmer is not None:
+            self.trimmer.request()
 
     def close(self) -> None:
         if self.warmer is not None:
@@ -78,6 +84,7 @@ def load_runtime(settings: Settings, *, speech: bool = True) -> Runtime:
     """Load everything once. Raises with a clear message when flows or models are unusable."""
     from callbot.dialog.engine import DialogEngine
 
+    limit_malloc_arenas()
     db = Database(settings.database_url)
     _runtime = Runtime(settings=settings, db=db, secret=server_secret(settings),
                        models="demo" if settings.demo_models else "configured")
@@ -93,6 +100,46 @@ def release_free_memory() -> None:
     server's resident size grew by the peak of every batch of sentences)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+# glibc gives each thread that allocates an arena of its own, up to 8 per core, and memory freed
+# in one arena serves only that arena: with several threads per call (Vosk, VAD, turn model,
+# synthesis) the server's resident size grew with every call and never came down (issue 13).
+M_ARENA_MAX = -8  # mallopt parameter number (malloc.h)
+MALLOC_ARENAS = 4
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX would, when the environment does not)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
+
+class MemoryTrimmer:
+    """Returns freed memory to the system after calls end, at most every `every_secs`, from its own
+    low-priority thread (malloc_trim walks the heap: never on the event loop)."""
+
+    def __init__(self, every_secs: float = 15.0) -> None:
+        self._every_secs = every_secs
+        self._wanted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="malloc-trim", daemon=True)
+        self._thread.start()
+        self.trims = 0
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        while True:
+            self._wanted.wait()
+            time.sleep(self._every_secs)  # calls ending together: one trim
+            self._wanted.clear()
+            release_free_memory()
+            self.trims += 1
 
 
 class AnswerWarmer:
@@ -183,6 +230,7 @@ def _warm_up_speech(voice: Any) -> Callable[[], list[bytes]]:  # noqa: ANN401
 
 def load_speech(runtime: Runtime) -> None:
     from callbot.devtools.scripted_recognizer import load_transcript_script
+    from callbot.speech.decoding_profile import PROFILES, profiled_model_dir
     from callbot.speech.piper_tts import PiperVoiceEngine
     from callbot.speech.prompt_cache import PromptCache
     from callbot.speech.recognizers import recognizer_pool
@@ -191,6 +239,8 @@ def load_speech(runtime: Runtime) -> None:
 
     s = runtime.settings
     asr_model, tts_voice, tts_language = speech_models(s)
+    # The model's own search settings, or a cheaper search (speech/decoding_profile.py).
+    asr_model = profiled_model_dir(asr_model, PROFILES[s.asr_profile])
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, asr_model)
     runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, tts_voice, tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
@@ -213,6 +263,7 @@ def load_speech(runtime: Runtime) -> None:
                                       refresh=runtime.dialog.spoken_replies)
         runtime.warmer.start()
     release_free_memory()  # what loading and the warm-up allocated for a moment
+    runtime.trimmer = MemoryTrimmer()
     if s.asr_script:
         runtime.asr_script = load_transcript_script(s.asr_script)
         logger.warning("CALLBOT_ASR_SCRIPT is set: transcripts come from {} (tests only)", s.asr_script)

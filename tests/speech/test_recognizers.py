@@ -66,3 +66,35 @@ def test_a_spare_is_warmed_in_the_background_when_none_is_left(vosk_model, speec
     while pool.idle() < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (pool.idle(), pool.warmed, pool.built) == (1, 2, 2)
+
+
+def test_spares_follow_the_calls_arriving(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    """Three calls arrive together and get cold recognisers; the pool then warms as many spares,
+    so the next three calls all start warm."""
+    pool = RecognizerPool(vosk_model, arrival_window=300)  # however slow this machine warms them
+    pool.set_warm_audio(lambda: [speech_8k[:8000]])  # half a second of speech: a quick warm-up
+    first = [pool.take() for _ in range(3)]
+    assert pool.cold_takes == 3
+    deadline = time.monotonic() + 90  # a shared, busy CI machine
+    while pool.idle() < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.idle() == 3
+    second = [pool.take() for _ in range(3)]
+    assert pool.cold_takes == 3  # none of the next wave started cold
+    assert not set(map(id, first)) & set(map(id, second))
+    assert pool.in_use == 6
+
+
+def test_a_recogniser_retires_after_its_calls_and_idle_ones_are_bounded(vosk_model) -> None:  # noqa: ANN001
+    pool = RecognizerPool(vosk_model, keep=2, retire_after=2)  # its expanded graph grows call after call
+    rec = pool.take()
+    pool.give(None, rec)
+    assert pool.take() is rec  # its first call: kept warm
+    pool.give(None, rec)
+    assert pool.retired == 1 and pool.idle() == 0  # its second: freed, not served again
+    assert pool.take() is not rec
+
+    wave = [pool.take() for _ in range(3)]  # a burst ends: only `keep` stay idle
+    for r in wave:
+        pool.give(None, r)
+    assert pool.idle() == 2 and pool.retired == 2

@@ -130,3 +130,4 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
                                   summary=conversation.summary)
             await bus.publish("call.ended", {"call_sid": call_sid, "outcome": Outcome.ABANDONED})
         logger.info("call {}: response latencies {}", call_sid, [round(x) for x in dialog.latencies_ms])
+        runtime.call_ended()

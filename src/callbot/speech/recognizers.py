@@ -9,6 +9,18 @@ spare in the background (lowest CPU priority), so a call starts with an expanded
 
 A recogniser goes back to the pool only after a forced final, which closes any utterance left
 open by a caller who hung up mid-sentence: none of their words reach the next call (tested).
+
+Sized from load: the background warmer keeps as many open-vocabulary spares as calls started in
+the last `ARRIVAL_WINDOW_SECS` (at least `spares`; issue 13: at 4 calls in the same second, the 2
+that got cold recognisers answered 4 times slower).
+
+Memory: the expanded graph IS the warmth, and it is big. A warm Korean-model recogniser holds
+about 60 MB, and it keeps growing with what it decodes (190 MB after 60 utterances, then flat).
+Kept forever, a pool of them made the server grow call after call. So a recogniser retires after
+`RETIRE_AFTER_CALLS` calls (a new one is warmed), and at most `keep` idle ones stay per grammar:
+the others are freed (runtime.MemoryTrimmer hands the memory back to the system). Warming costs
+about as much CPU as a few calls' decoding: idle recognisers are not dropped just because fewer
+calls arrive for a moment (py-spy: that churn kept the warming thread busy 30 % of the time).
 """
 
 from __future__ import annotations
@@ -18,12 +30,32 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 import vosk
 from loguru import logger
 
 GrammarKey = tuple[str, ...] | None
+# The background warmer only takes CPU nobody else wants (niceness 19). Warming a recogniser
+# decodes a few sentences cold: on an idle core it takes the cold start off a call's critical path,
+# but on a saturated server it is extra work. Measured (bench_load.py, 6 calls, shared machine):
+# warming at niceness 5 made responses 1.8 times later; py-spy had the warmer at 30 % of samples.
+# (Lowering the calls' own decoding below the event loop was tried too: responses 2.7 times later
+# in a burst of 6, and no fewer gaps in bot speech.)
+WARM_NICENESS = 19
+
+
+def warm_at_lower_priority() -> None:
+    """Set the calling thread's CPU priority to WARM_NICENESS (Linux: per thread)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICENESS)
+
+
+# Calls that started within this window are the expected arrivals of the next one: as many spares.
+ARRIVAL_WINDOW_SECS = 5.0
+# A recogniser serves this many calls, then is freed (a new one is warmed): bounds its graph cache.
+RETIRE_AFTER_CALLS = 20
 
 
 def _key(grammar: list[str] | None) -> GrammarKey:
@@ -40,7 +72,8 @@ class RecognizerPool:
     """
 
     def __init__(self, model: vosk.Model, sample_rate: int = 8000, *, keep: int = 8,
-                 spares: int = 1) -> None:
+                 spares: int = 1, retire_after: int = RETIRE_AFTER_CALLS,
+                 arrival_window: float = ARRIVAL_WINDOW_SECS) -> None:
         self._model = model
         self._rate = sample_rate
         self._keep = keep  # recognisers kept per grammar; more are dropped when their call ends
@@ -49,12 +82,31 @@ class RecognizerPool:
         self._lock = threading.Lock()
         self._warm_audio: Callable[[], list[bytes]] | None = None
         self._warming = False
+        self._arrivals: deque[float] = deque()  # when open-vocabulary recognisers were taken
+        self.in_use = 0  # recognisers taken and not given back (calls in progress)
+        self._retire_after = retire_after
+        self._arrival_window = arrival_window
+        self._uses: dict[int, int] = {}  # id(recogniser) → calls it served
+        self.retired = 0  # recognisers freed after RETIRE_AFTER_CALLS calls or beyond `keep`
         self.built = 0  # recognisers created (for logs, tests and the bench)
         self.warmed = 0
         self.cold_takes = 0  # times a call got a new, cold recogniser: none was ready
 
     def set_warm_audio(self, clips: Callable[[], list[bytes]]) -> None:
         self._warm_audio = clips
+
+    def set_spares(self, spares: int) -> None:
+        """Keep at least this many warm open-vocabulary recognisers ready (warmed in the background)."""
+        self._spares = spares
+        self._warm_in_background()
+
+    def wanted_spares(self) -> int:
+        """Spares to keep ready now: the calls that arrived lately, at least `spares`, at most `keep`."""
+        now = time.monotonic()
+        with self._lock:
+            while self._arrivals and self._arrivals[0] < now - self._arrival_window:
+                self._arrivals.popleft()
+            return max(self._spares, min(self._keep, len(self._arrivals)))
 
     def idle(self, grammar: list[str] | None = None) -> int:
         with self._lock:
@@ -65,10 +117,12 @@ class RecognizerPool:
         with self._lock:
             ready = self._idle.get(key)
             rec = ready.pop() if ready else None
-            short = key is None and len(self._idle.get(None, [])) < self._spares
             cold = key is None and rec is None
             self.cold_takes += cold
-        if short:
+            self.in_use += 1
+            if key is None:
+                self._arrivals.append(time.monotonic())
+        if key is None and self.idle() < self.wanted_spares():
             self._warm_in_background()
         if cold:
             logger.info("no warm recogniser ready: this call's first turns decode slower")
@@ -76,6 +130,8 @@ class RecognizerPool:
 
     def give(self, grammar: list[str] | None, rec: vosk.KaldiRecognizer) -> None:
         """Take a recogniser back. Call it from the thread that used it last, once it is idle."""
+        with self._lock:
+            self.in_use -= 1
         try:
             rec.FinalResult()  # closes an utterance left open: none of it reaches the next call
         except Exception:  # a broken recogniser is dropped, not reused
@@ -83,9 +139,16 @@ class RecognizerPool:
             return
         key = _key(grammar)
         with self._lock:
+            uses = self._uses.get(id(rec), 0) + 1
             ready = self._idle.setdefault(key, [])
-            if len(ready) < self._keep:
+            if uses < self._retire_after and len(ready) < self._keep:
+                self._uses[id(rec)] = uses
                 ready.append(rec)
+                return
+            self._uses.pop(id(rec), None)
+            self.retired += 1
+        if key is None and self.idle() < self.wanted_spares():
+            self._warm_in_background()
 
     def warm(self, count: int = 1) -> None:
         """Build `count` open-vocabulary recognisers, decode the warm-up speech through each, and
@@ -126,11 +189,9 @@ class RecognizerPool:
         threading.Thread(target=self._warm_spare, name="vosk-warm", daemon=True).start()
 
     def _warm_spare(self) -> None:
-        # Calls in progress come first: Vosk releases the GIL, so this only takes an idle core.
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        warm_at_lower_priority()
         try:
-            while self.idle() < self._spares:
+            while self.idle() < self.wanted_spares():
                 self.warm(1)
         except Exception:  # a failed warm-up only costs latency later
             logger.exception("could not warm a spare Vosk recogniser")

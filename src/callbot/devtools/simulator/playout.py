@@ -32,9 +32,13 @@ class Playout:
     dropped_bytes: int = 0
     first_media_at: float | None = None
     last_media_at: float | None = None
+    # (when playback ran dry, when audio came again): underruns, or the pause before a new reply.
+    dry_spells: list[tuple[float, float]] = field(default_factory=list)
 
     def add_media(self, audio: bytes, now: float) -> float:
         """Queue bot audio received at `now`; return when it starts playing."""
+        if self.last_media_at is not None and now > self.queued_until:
+            self.dry_spells.append((self.queued_until, now))
         start = max(now, self.queued_until)
         self.chunks.append(_Chunk(start, audio))
         self.queued_until = start + len(audio) / RATE

@@ -52,6 +52,9 @@ class CallSummary:
     # silence counts too; marks still pending mean real speech was cut (wait for the last echo).
     unplayed_at_close_ms: float = 0.0
     marks_pending_at_close: int = 0
+    # Silences inside bot speech (ms): playback ran dry and bot audio resumed with no caller turn
+    # in between (the server fell behind real time, or paused between two segments of a reply).
+    underruns_ms: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
