@@ -106,7 +106,7 @@ class Journal:
         """Wait (a little) until the op reached the database; False if it is still in the journal."""
         deadline = time.monotonic() + timeout
         while not self.applied(seq):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or not self.healthy:  # known down: do not make the call wait
                 return False
             await asyncio.sleep(0.02)
         return True
@@ -125,7 +125,7 @@ class Journal:
     def close(self, timeout: float = 5.0) -> None:
         """Stop after applying what can be applied within `timeout`; the rest stays on disk."""
         deadline = time.monotonic() + timeout
-        while self._pending and self.healthy and time.monotonic() < deadline:
+        while self._pending and time.monotonic() < deadline:
             time.sleep(0.02)
         self._closed.set()
         with self._lock:

@@ -65,10 +65,12 @@ async def overflow_callback(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/twilio/after-stream", dependencies=[Depends(verify_twilio_signature)])
-async def after_stream(request: Request, settings: SettingsDep, runtime: RuntimeDep, bus: BusDep) -> Response:
+async def after_stream(request: Request, settings: SettingsDep, runtime: RuntimeDep, bus: BusDep,
+                       admission: AdmissionDep) -> Response:
     """The <Connect action>: the stream is over and the caller is still on the line."""
     form = await request.form()
     call_sid = str(form.get("CallSid") or "")
+    admission.end(call_sid)  # a stream that never came no longer holds a place
     verb, target = await after_stream_decision(runtime.db, call_sid, runtime.dialog.default_queue())
     if verb == "queue":
         await bus.publish("call.queued", {"call_sid": call_sid, "queue": target})
