@@ -371,6 +371,12 @@ class DialogProcessor(FrameProcessor):
 
     async def _limit_after(self, secs: float, reason: str) -> None:
         await asyncio.sleep(secs)
+        # This task is the one running the wrap-up: cancelling it would cut the wrap-up short.
+        me = asyncio.current_task()
+        if self._speech_limit_task is me:
+            self._speech_limit_task = None
+        if self._call_limit_task is me:
+            self._call_limit_task = None
         if not self._stopped:
             logger.warning("call limit reached after {} s: wrapping up", secs)
             await self.wrap_up(reason)
