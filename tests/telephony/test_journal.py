@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from callbot.store.calls import CallRecorder, interrupt_orphaned_calls
 from callbot.store.db import Database
+from callbot.store.handoffs import get_handoff
 from callbot.store.journal import Journal
 from callbot.store.journal_ops import apply
 from callbot.store.models import Call, Callback
@@ -100,6 +101,7 @@ def test_a_killed_process_loses_nothing_and_its_call_is_marked_interrupted(tmp_p
         callbacks = s.scalars(select(Callback).where(Callback.call_id == call.id)).all()
         assert [(c.number, c.reason) for c in callbacks] == [("0611112222", "état civil")]
     assert not list(journal_dir.glob("*.jsonl"))  # all applied: nothing left to replay
+    assert get_handoff(db, "CAkilled").outcome_label.startswith("interrompu")  # as the console shows it
 
 
 def test_replaying_the_same_journal_twice_writes_each_record_once(tmp_path) -> None:
