@@ -12,7 +12,7 @@ recogniser's words from CALLBOT_ASR_SCRIPT), places calls exactly as Twilio does
     .venv/bin/python bench/bench_faults.py [--only NAME ...] [--lock-secs 45] [--json]
 
 Faults: baseline, sqlite_locked, frame_12mb, flood_20000, binary_first, endless_speech,
-silence_in_hours, overload_2x, sigkill_5_calls, silence_out_of_hours.
+silence_in_hours, overload_2x, sigterm_2_calls, sigkill_5_calls, silence_out_of_hours.
 """
 
 from __future__ import annotations
@@ -334,6 +334,42 @@ def overload_2x(server: Server, _: argparse.Namespace) -> Row:
     )
 
 
+def sigterm_2_calls(server: Server, _: argparse.Namespace) -> Row:
+    """SIGTERM with two calls in progress: new calls go to people, the two are transferred."""
+    from callbot.devtools.simulator.call import place_call
+    from callbot.devtools.simulator.steps import Say, Wait, WaitForBot
+
+    async def two() -> tuple[list, str]:
+        steps = [WaitForBot(30), Say(QUESTION), Wait(60)]
+        tasks = [
+            asyncio.create_task(place_call(server.url, steps, caller="+33610000006", listen_secs_after=5))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(15)
+        server.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1)
+        async with httpx.AsyncClient() as client:
+            r = await client.post(server.url + "/twilio/voice", data={"CallSid": "CAterm", "From": "+336"})
+        return await asyncio.gather(*tasks), r.text
+
+    t0 = time.monotonic()
+    summaries, during = asyncio.run(two())
+    server.proc.wait(timeout=60)
+    stopped = time.monotonic() - t0
+    server.start()
+    rows = [server.settled(s.call_sid, 30) for s in summaries]
+    verbs = "/".join(sorted({s.outcome["verb"] or "?" for s in summaries}))
+    new_call = "enqueue" if "<Enqueue" in during else ("connect" if "<Connect" in during else "?")
+    return Row(
+        "sigterm_2_calls",
+        None,
+        ", ".join(sorted({describe(r) for r in rows})) + f" ({verbs}); new call during drain: {new_call}",
+        sum(lost(r, 1) for r in rows),
+        server.next_call_ok(),
+        f"server stopped {stopped:.0f} s after the calls began (drain 5 s)",
+    )
+
+
 def sigkill_5_calls(server: Server, _: argparse.Namespace) -> Row:
     from callbot.devtools.simulator.call import place_call
     from callbot.devtools.simulator.steps import Say, Wait, WaitForBot
@@ -381,6 +417,7 @@ FAULTS = {
     "endless_speech": endless_speech,
     "silence_in_hours": silence("silence_150s_in_hours", "+33610000004"),
     "overload_2x": overload_2x,
+    "sigterm_2_calls": sigterm_2_calls,
     "sigkill_5_calls": sigkill_5_calls,
 }
 NIGHT_FAULTS = {"silence_out_of_hours": silence("silence_150s_out_of_hours", "+33610000007")}

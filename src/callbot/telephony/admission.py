@@ -19,12 +19,15 @@ from fastapi import Depends, WebSocket
 from loguru import logger
 from starlette.requests import HTTPConnection
 
+from callbot.vocabulary import TransferReason
+
 # Close codes (RFC 6455): the message was too big; the peer broke the rules (flood, limits).
 MESSAGE_TOO_BIG = 1009
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 # An answered call whose media socket has not arrived yet still holds its place this long.
 RESERVATION_SECS = 20.0
+AFTER_STREAM_GRACE_SECS = 3.0
 
 WrapUp = Callable[[str], Awaitable[None]]
 
@@ -80,6 +83,7 @@ class Admission:
     async def drain(self, deadline_secs: float, transfer_grace_secs: float = 15.0) -> None:
         """Stop taking calls, let those in progress finish, then hand the rest to people."""
         self.draining = True
+        had_calls = bool(self.calls)
         logger.warning("shutdown: no new bot calls; {} in progress, {} s to finish", len(self.calls),
                        deadline_secs)
         end = time.monotonic() + deadline_secs
@@ -87,11 +91,14 @@ class Admission:
             await asyncio.sleep(0.2)
         if self.calls:
             logger.warning("shutdown: transferring {} calls still in progress", len(self.calls))
-            await asyncio.gather(*(w("shutdown") for w in list(self.calls.values()) if w is not None),
+            await asyncio.gather(*(w(TransferReason.OVERLOAD) for w in list(self.calls.values()) if w),
                                  return_exceptions=True)
             end = time.monotonic() + transfer_grace_secs
             while self.calls and time.monotonic() < end:
                 await asyncio.sleep(0.2)
+        if had_calls:
+            # Twilio asks /twilio/after-stream once each stream is over: still be here to answer.
+            await asyncio.sleep(AFTER_STREAM_GRACE_SECS)
 
     # -- sockets ----------------------------------------------------------------------------
     def open_socket(self, ip: str) -> bool:
