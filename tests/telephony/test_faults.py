@@ -105,3 +105,35 @@ def test_beyond_capacity_callers_go_to_the_human_queue_with_a_message(live_serve
     for sid in bot:
         httpx.post(f"{live_server.url}/twilio/after-stream", data={"CallSid": sid}, timeout=30)
     assert "<Connect" in voice(live_server, "CA" + "9" * 32).text
+
+
+def test_out_of_hours_the_overflow_offers_a_callback_on_the_keypad(tmp_path) -> None:  # noqa: ANN001
+    from datetime import datetime
+
+    from callbot.dialog.engine import DialogEngine
+    from callbot.store.db import Database
+    from callbot.telephony import overflow
+    from tests.conftest import PARIS, REPO
+
+    night = DialogEngine.load(REPO / "flows", lambda: datetime(2026, 11, 24, 22, 30, tzinfo=PARIS))
+    db = Database(f"sqlite:///{tmp_path}/calls.db")
+    db.migrate()
+    body, queue = asyncio.run(overflow.to_people(db, night, "https://example.org", "CAnight", "capacity"))
+    assert queue is None
+    assert "<Gather" in body and 'numDigits="1"' in body and "/twilio/overflow-callback" in body
+    assert night.flows.prompts.nobody_on_duty in body
+
+
+def test_the_keypad_callback_request_is_recorded(live_server) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from callbot.store.models import Callback
+
+    sid = "CA" + "6" * 32
+    r = httpx.post(f"{live_server.url}/twilio/overflow-callback",
+                   data={"CallSid": sid, "From": "+33612121212", "Digits": "1"}, timeout=30)
+    assert "<Hangup" in r.text and "rappellera" in r.text
+    row = stored(live_server, sid)
+    assert row.outcome == Outcome.CALLBACK
+    with live_server.db.session() as s:
+        assert s.scalars(select(Callback.number).where(Callback.call_id == row.id)).all() == ["+33612121212"]
