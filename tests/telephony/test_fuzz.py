@@ -93,7 +93,7 @@ WEBHOOKS = ["/twilio/voice", "/twilio/after-stream", "/twilio/overflow-callback"
 
 
 @pytest.mark.e2e
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(WEBHOOKS), form=forms)
 def test_webhooks_answer_any_form_without_a_server_error(live_server, path: str, form: dict) -> None:  # noqa: ANN001
     r = httpx.post(live_server.url + path, data=form, timeout=30)
@@ -103,7 +103,7 @@ def test_webhooks_answer_any_form_without_a_server_error(live_server, path: str,
 
 
 @pytest.mark.e2e
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=messages, second=messages)
 def test_any_handshake_closes_cleanly(live_server, first: str | bytes, second: str | bytes) -> None:  # noqa: ANN001
     url = live_server.url.replace("http://", "ws://") + "/twilio/media"
