@@ -54,7 +54,7 @@ SCRIPT = {
     "+33610000006": [QUESTION, QUESTION],
     "+33610000007": [],
 }
-MAX_CALLS = 4  # the bench server's capacity (overload_2x places twice as many at once)
+MAX_CALLS = 5  # the bench server's capacity (overload_2x places twice as many at once)
 MAX_SPEECH_SECS = 8
 CONNECTED = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
 
@@ -136,6 +136,16 @@ class Server:
             if (row and row["outcome"] != "in_progress") or time.monotonic() > deadline:
                 return row
             time.sleep(0.5)
+
+    def wait_asked(self, sids: list[str], secs: float = 90) -> float:
+        """Wait until every call's question is on record (the caller asked and was heard)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < secs:
+            rows = [self.row(sid) for sid in sids]
+            if all(r and r["caller_turns"] for r in rows):
+                break
+            time.sleep(0.5)
+        return time.monotonic() - t0
 
     def next_call_ok(self) -> bool:
         try:
@@ -340,12 +350,15 @@ def sigterm_2_calls(server: Server, _: argparse.Namespace) -> Row:
     from callbot.devtools.simulator.steps import Say, Wait, WaitForBot
 
     async def two() -> tuple[list, str]:
-        steps = [WaitForBot(30), Say(QUESTION), Wait(60)]
+        steps = [WaitForBot(30), Say(QUESTION), WaitForBot(30), Wait(60)]
+        sids = [f"CAterm{n}" + os.urandom(6).hex() for n in range(2)]
         tasks = [
-            asyncio.create_task(place_call(server.url, steps, caller="+33610000006", listen_secs_after=5))
-            for _ in range(2)
+            asyncio.create_task(
+                place_call(server.url, steps, caller="+33610000006", listen_secs_after=5, call_sid=sid)
+            )
+            for sid in sids
         ]
-        await asyncio.sleep(15)
+        await asyncio.to_thread(server.wait_asked, sids)
         server.proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(1)
         async with httpx.AsyncClient() as client:
@@ -383,14 +396,15 @@ def sigkill_5_calls(server: Server, _: argparse.Namespace) -> Row:
             with contextlib.suppress(Exception):  # the server dies under the call
                 await place_call(
                     server.url,
-                    [WaitForBot(30), Say(QUESTION), Wait(60)],
+                    [WaitForBot(30), Say(QUESTION), WaitForBot(30), Wait(60)],
                     caller="+33610000006",
                     listen_secs_after=1,
                     call_sid=sid,
                 )
 
         tasks = [asyncio.create_task(one(n)) for n in range(5)]
-        await asyncio.sleep(20)  # greeted, asked, answered: mid-call
+        await asyncio.sleep(1)
+        await asyncio.to_thread(server.wait_asked, sids)  # greeted, asked, heard: mid-call
         server.stop(signal.SIGKILL)
         await asyncio.gather(*tasks)
 
@@ -428,10 +442,12 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="run only these faults")
     parser.add_argument("--lock-secs", type=float, default=45)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep the servers' databases, journals and logs here")
     args = parser.parse_args()
     chosen = set(args.only or [*FAULTS, *NIGHT_FAULTS])
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp_dir:
+        tmp = args.keep or tmp_dir
         for now, faults in ((IN_HOURS, FAULTS), (OUT_OF_HOURS, NIGHT_FAULTS)):
             todo = [f for f in faults if f in chosen]
             if not todo:
