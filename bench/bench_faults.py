@@ -127,7 +127,11 @@ class Server:
             turns = conn.execute(
                 "SELECT speaker, text FROM turns WHERE call_id = ?", (call["id"],)
             ).fetchall()
-            return {**dict(call), "caller_turns": [t["text"] for t in turns if t["speaker"] == "caller"]}
+            return {
+                **dict(call),
+                "caller_turns": [t["text"] for t in turns if t["speaker"] == "caller"],
+                "bot_turns": [t["text"] for t in turns if t["speaker"] == "bot"],
+            }
 
     def settled(self, sid: str, secs: float = 90) -> dict | None:
         deadline = time.monotonic() + secs
@@ -182,10 +186,16 @@ def silence_of(summary: object, waits: float = 30.0) -> float:
     return round(max(gaps), 1)
 
 
-def lost(row: dict | None, caller_turns: int) -> int:
+def lost(row: dict | None, caller_turns: int, summary: object = None) -> int:
+    """Records missing: the call row, its outcome, the caller turns known to have been heard, and
+    any bot reply the caller heard (greeting, replies) that is not on record."""
+    heard = 0
+    if summary is not None and getattr(summary, "stream_sid", None):
+        heard = (summary.greeting_ms is not None) + sum(t.first_audio_ms is not None for t in summary.turns)
     if row is None:
-        return 1 + caller_turns + 1  # the call, its turns, its outcome
-    return max(0, caller_turns - len(row["caller_turns"])) + (row["outcome"] == "in_progress")
+        return 1 + caller_turns + 1 + heard  # the call, its turns, its outcome
+    missing_bot = max(0, heard - len(row["bot_turns"]))
+    return max(0, caller_turns - len(row["caller_turns"])) + (row["outcome"] == "in_progress") + missing_bot
 
 
 def describe(row: dict | None, verb: str | None = None) -> str:
@@ -233,7 +243,7 @@ def baseline(server: Server, _: argparse.Namespace) -> Row:
     s = call(server, "+33610000001", [WaitForBot(30), Say(AGENT), WaitForBot(30)])
     row = server.settled(s.call_sid)
     return Row(
-        "baseline", silence_of(s), describe(row, s.outcome["verb"]), lost(row, 1), server.next_call_ok()
+        "baseline", silence_of(s), describe(row, s.outcome["verb"]), lost(row, 1, s), server.next_call_ok()
     )
 
 
@@ -253,7 +263,7 @@ def sqlite_locked(server: Server, args: argparse.Namespace) -> Row:
         f"sqlite_locked_{args.lock_secs:g}s",
         silence_of(s),
         describe(row, s.outcome["verb"]),
-        lost(row, 1),
+        lost(row, 1, s),
         server.next_call_ok(),
         f"call over in {during:.0f} s while locked",
     )
@@ -291,7 +301,7 @@ def endless_speech(server: Server, _: argparse.Namespace) -> Row:
         "endless_speech",
         silence_of(s, 30),
         describe(row, s.outcome["verb"]),
-        lost(row, 0),
+        lost(row, 0, s),
         server.next_call_ok(),
         f"limit {MAX_SPEECH_SECS} s, call {s.duration_seconds:.0f} s",
     )
@@ -334,11 +344,12 @@ def overload_2x(server: Server, _: argparse.Namespace) -> Row:
     rows = [server.settled(s.call_sid) for s in summaries]
     verbs = sorted({s.outcome["verb"] or "?" for s in summaries})
     worst = max([silence_of(s) for s in bot] or [0.0])
+    reasons = "/".join(sorted({r["transfer_reason"] or r["outcome"] for r in rows if r}))
     return Row(
         "overload_2x",
         worst,
-        f"{len(bot)} bot, {len(people)} straight to people ({'/'.join(verbs)})",
-        sum(lost(r, 1 if s.stream_sid else 0) for r, s in zip(rows, summaries, strict=True)),
+        f"{len(bot)} bot, {len(people)} straight to people ({'/'.join(verbs)}; {reasons})",
+        sum(lost(r, 0, s) for r, s in zip(rows, summaries, strict=True)),
         server.next_call_ok(),
         f"capacity {MAX_CALLS}",
     )
