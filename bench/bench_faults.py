@@ -374,15 +374,17 @@ def sigterm_2_calls(server: Server, _: argparse.Namespace) -> Row:
         await asyncio.sleep(1)
         async with httpx.AsyncClient() as client:
             r = await client.post(server.url + "/twilio/voice", data={"CallSid": "CAterm", "From": "+336"})
-        return await asyncio.gather(*tasks), r.text
+        return await asyncio.gather(*tasks, return_exceptions=True), r.text
 
     t0 = time.monotonic()
     summaries, during = asyncio.run(two())
     server.proc.wait(timeout=60)
     stopped = time.monotonic() - t0
     server.start()
+    failed = [s for s in summaries if isinstance(s, BaseException)]
+    summaries = [s for s in summaries if not isinstance(s, BaseException)]
     rows = [server.settled(s.call_sid, 30) for s in summaries]
-    verbs = "/".join(sorted({s.outcome["verb"] or "?" for s in summaries}))
+    verbs = "/".join(sorted({s.outcome["verb"] or "?" for s in summaries}) | ({"error"} if failed else set()))
     new_call = "enqueue" if "<Enqueue" in during else ("connect" if "<Connect" in during else "?")
     return Row(
         "sigterm_2_calls",

@@ -343,7 +343,7 @@ class DialogProcessor(FrameProcessor):
             await self._rec.event("no_input", {"after_secs": secs})
             self._silent_prompts += 1
             if self._max_silent_prompts and self._silent_prompts > self._max_silent_prompts:
-                await self.wrap_up("no_input")
+                await self._wrap_up("no_input")
                 return
             await self._handle(self._conv.silence(), caller_text=None)
 
@@ -379,7 +379,7 @@ class DialogProcessor(FrameProcessor):
             self._call_limit_task = None
         if not self._stopped:
             logger.warning("call limit reached after {} s: wrapping up", secs)
-            await self.wrap_up(reason)
+            await self._wrap_up(reason)
 
     def _cancel_speech_limit(self) -> None:
         if self._speech_limit_task:
@@ -402,7 +402,15 @@ class DialogProcessor(FrameProcessor):
 
     # -- ending from outside the dialog ---------------------------------------------------
     async def wrap_up(self, reason: str) -> None:
-        """End the call now with a polite transfer or goodbye (limits, server shutdown)."""
+        """End the call now with a polite transfer or goodbye (server shutdown).
+
+        Called from outside the pipeline: the reply is made in one of this processor's own tasks,
+        as the silence and limit timers do (frames pushed from a foreign task lost their audio).
+        """
+        if not self._ending and not self._stopped:
+            self.create_task(self._wrap_up(reason))
+
+    async def _wrap_up(self, reason: str) -> None:
         if self._ending or self._stopped:
             return
         try:

@@ -80,7 +80,7 @@ class Admission:
         self.calls.pop(call_sid, None)
         self.reserved.pop(call_sid, None)
 
-    async def drain(self, deadline_secs: float, transfer_grace_secs: float = 15.0) -> None:
+    async def drain(self, deadline_secs: float, transfer_grace_secs: float = 20.0) -> None:
         """Stop taking calls, let those in progress finish, then hand the rest to people."""
         self.draining = True
         had_calls = bool(self.calls)
