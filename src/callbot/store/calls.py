@@ -105,6 +105,14 @@ async def write(db: Database, op: Op) -> int | None:
     return None
 
 
+async def write_soon(db: Database, op: Op, wait_secs: float = FINISH_WAIT_SECS) -> None:
+    """Record an op others read at once (the queue, the outcome): wait a little for the database,
+    never longer than `wait_secs`, and not at all while it is known to be away."""
+    seq = await write(db, op)
+    if seq is not None and db.journal is not None:
+        await db.journal.wait_applied(seq, wait_secs)
+
+
 class CallRecorder:
     """Writes one call's record. Methods are coroutines that never raise; order is kept."""
 

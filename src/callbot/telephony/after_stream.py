@@ -12,7 +12,7 @@ import asyncio
 
 from loguru import logger
 
-from callbot.store.calls import Decision, decided, read_decision, remember_decision, write
+from callbot.store.calls import Decision, decided, read_decision, remember_decision, write, write_soon
 from callbot.store.db import Database
 from callbot.store.journal_ops import UNDECIDED_ENDS, stamp
 from callbot.vocabulary import Outcome, TransferReason
@@ -46,7 +46,7 @@ async def after_stream_decision(db: Database, call_sid: str, default_queue: str)
                                     "transfer_reason": TransferReason.BOT_FAULT}})
     if decision.outcome == Outcome.TRANSFERRED and decision.transfer_kind == "queue":
         target = decision.transfer_target or default_queue
-        await write(db, {"op": "queued", "call_sid": call_sid, "at": at, "queue": target})
+        await write_soon(db, {"op": "queued", "call_sid": call_sid, "at": at, "queue": target})
         return "queue", target
     if (decision.outcome == Outcome.TRANSFERRED and decision.transfer_kind == "dial"
             and decision.transfer_target):

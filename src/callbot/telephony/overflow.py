@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from twilio.twiml.voice_response import Enqueue, Gather, VoiceResponse
 
-from callbot.store.calls import Decision, remember_decision, write
+from callbot.store.calls import Decision, remember_decision, write, write_soon
 from callbot.store.journal_ops import stamp
 from callbot.telephony.twiml import LANGUAGE, absolute
 from callbot.vocabulary import Outcome, TransferReason
@@ -52,9 +52,9 @@ def callback_offer(public_url: str, engine: DialogEngine) -> str:
 
 
 async def to_people(db: Database, engine: DialogEngine, public_url: str, call_sid: str,
-                    why: str) -> tuple[str, str | None]:
+                    why: str, *, offer_callback: bool = True) -> tuple[str, str | None]:
     """Record the call as handed straight to people; returns TwiML and queue (None: callback offer)."""
-    if not engine.agents_on_duty():
+    if offer_callback and not engine.agents_on_duty():
         await write(db, {"op": "event", "call_sid": call_sid, "at": stamp(),
                          "kind": "overflow.callback_offer", "data": {"why": why}})
         return callback_offer(public_url, engine), None
@@ -65,7 +65,7 @@ async def to_people(db: Database, engine: DialogEngine, public_url: str, call_si
     at = stamp()
     await write(db, {"op": "finish", "call_sid": call_sid, "at": at, "outcome": Outcome.TRANSFERRED,
                      "fields": fields, "event": "overflow.queue"})
-    await write(db, {"op": "queued", "call_sid": call_sid, "at": at, "queue": queue})
+    await write_soon(db, {"op": "queued", "call_sid": call_sid, "at": at, "queue": queue})
     message = f"{BUSY} {engine.flows.prompts.transfer}"
     return enqueue_with_message(public_url, queue, message), queue
 

@@ -46,7 +46,8 @@ async def incoming_call(request: Request, settings: SettingsDep, runtime: Runtim
     if why is not None:
         # The bot cannot take this call well: people take it, never a silent line.
         logger.warning("call {} sent straight to people: {}", call_sid, why)
-        body, queue = await overflow.to_people(runtime.db, runtime.dialog, settings.public_url, call_sid, why)
+        body, queue = await overflow.to_people(runtime.db, runtime.dialog, settings.public_url, call_sid, why,
+                                               offer_callback=runtime.speech_ready)
         if queue is not None:
             await bus.publish("call.queued", {"call_sid": call_sid, "queue": queue})
         return xml(body)
