@@ -53,8 +53,8 @@ run: install-demo assets
 	fi
 
 # Same server with the models that PyPI packages ship (Korean ASR, English voice speaking French),
-# accepting the unsigned webhooks of `callbot simulate` (a local test server, never a public one;
-# refusing unsigned webhooks is not built yet: issue 12 brings it, with this switch).
+# accepting the unsigned webhooks of `callbot simulate` (a local test server, never a public one:
+# without CALLBOT_TWILIO_AUTH_TOKEN or this switch, the Twilio routes refuse every request).
 run-test-models: install-demo assets
 	CALLBOT_DEMO_MODELS=1 CALLBOT_ALLOW_UNSIGNED=1 $(BIN)/callbot serve
 

@@ -109,7 +109,7 @@ def start_server(work: Path, port: int, script: Path, asr: Path, voice: Path) ->
                CALLBOT_DATABASE_URL=f"sqlite:///{work / 'calls.db'}", CALLBOT_ASR_SCRIPT=str(script),
                CALLBOT_PUBLIC_URL=f"http://127.0.0.1:{port}", CALLBOT_PORT=str(port),
                CALLBOT_FLOWS=str(REPO / "flows"), CALLBOT_NOW=NOW, CALLBOT_SECRET_KEY="bench-secret",
-               CALLBOT_PROMPT_CACHE_DIR=str(PROMPT_CACHE),
+               CALLBOT_PROMPT_CACHE_DIR=str(PROMPT_CACHE), CALLBOT_ALLOW_UNSIGNED="1",  # a local test server
                CALLBOT_LOG_LEVEL=os.environ.get("CALLBOT_LOG_LEVEL", "WARNING"))
     log = open(work / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     return subprocess.Popen([str(BIN / "callbot"), "serve", "--port", str(port)], cwd=work, env=env,

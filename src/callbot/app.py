@@ -88,7 +88,9 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from callbot.store.bus import create_bus
+        from callbot.telephony.signature import announce_webhook_security
 
+        announce_webhook_security(settings)
         runtime = load_runtime(settings, speech=speech)
         app.state.runtime = runtime
         app.state.db = runtime.db
@@ -175,4 +177,7 @@ def watch_for_metrics(runtime: Runtime) -> None:
 
 def factory() -> FastAPI:
     """For `uvicorn --factory callbot.app:factory` (several worker processes)."""
+    from callbot.logs import configure_logging
+
+    configure_logging(get_settings().log_level)  # each worker: the same log rules as `callbot serve`
     return create_app()

@@ -18,14 +18,14 @@ def serve(
     import uvicorn
 
     from callbot.config import get_settings
-    from callbot.logs import configure_logging
+    from callbot.logs import configure_logging, uvicorn_log_config
 
     settings = get_settings()
     configure_logging(settings.log_level)
     common = {"host": host or settings.host, "port": port or settings.port,
               "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20,
               # Live-update connections of the console would otherwise hold a restart for minutes.
-              "timeout_graceful_shutdown": 3,
+              "timeout_graceful_shutdown": 3, "log_config": uvicorn_log_config(),
               # An oversized media message is refused (1009) before it is buffered (telephony/admission.py).
               "ws_max_size": settings.ws_max_message_bytes}
     if workers > 1:
@@ -37,10 +37,11 @@ def serve(
         uvicorn.run(create_app(settings), **common)
 
 
-from callbot.store.data_cli import erase, purge  # noqa: E402
+from callbot.store.data_cli import access, erase, purge  # noqa: E402
 
 app.command()(purge)
 app.command()(erase)
+app.command()(access)
 
 from callbot.devtools.simulator.cli import register as register_simulate  # noqa: E402
 
@@ -74,8 +75,12 @@ from callbot.dialog.evaluation import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
 
+from callbot.dialog import flows_cli  # noqa: E402
 from callbot.dialog.chat import chat  # noqa: E402
 from callbot.dialog.flows_cli import flows_app  # noqa: E402
+from callbot.speech.durations import configured_voice_seconds  # noqa: E402
+
+flows_cli.voice_clock = configured_voice_seconds  # `flows test --timing` speaks with the configured voice
 
 app.add_typer(flows_app, name="flows")
 app.command()(chat)

@@ -29,13 +29,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/callbot.db"
     public_url: str = "http://127.0.0.1:8000"
     twilio_auth_token: str | None = None
+    # Without an auth token the Twilio routes refuse every request (403) unless this is set: tests
+    # and `callbot simulate` against a local server only. The server warns loudly when it is.
+    allow_unsigned: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     now: datetime | None = None
 
     # Secret for per-call tokens and session cookies; generated into var/ when unset.
     secret_key: str | None = None
-    call_token_ttl_secs: int = 300
+    # Twilio opens the media socket within seconds of the webhook's answer; a token is used once.
+    call_token_ttl_secs: int = Field(default=60, ge=5, le=600)
     prompt_cache_dir: Path = Path("var/prompt-cache")
     # Synthesise the flows' static answers in the background after start-up (fixed prompts such
     # as the greeting are always ready before the first call).

@@ -94,3 +94,15 @@ def test_agents_on_duty_follows_the_main_desk(engine_at):
 ])
 def test_asked_day_without_hours_says_why(engine_at, when, asked, expected):
     assert expected in answer(engine_at, when, asked)
+
+
+def test_the_week_is_said_as_usual_hours_and_their_exceptions(demo_flows):
+    from callbot.dialog.hours import Hours
+
+    hours = Hours(demo_flows.commune)
+    assert hours.weekly("mairie") == (
+        "la mairie est ouverte du lundi au vendredi de 8 heures 30 à midi et de 13 heures 30 à 17 heures, "
+        "jusqu'à 19 heures le jeudi, et le samedi de 9 heures à midi")
+    # No usual pattern over a run of days: runs of identical days, as before.
+    assert hours.weekly("enfance").startswith("le service enfance et scolarité est ouvert du lundi au jeudi")
+    assert "le mardi" in hours.weekly("ccas") and "du lundi" not in hours.weekly("ccas")  # closed wednesday

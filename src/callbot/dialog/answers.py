@@ -40,6 +40,11 @@ def is_static(text: str) -> bool:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
+def sentences(text: str) -> list[str]:
+    """Each sentence of a text, as a voice pauses between them."""
+    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+
+
 def split_sentences(template: str) -> list[str]:
     """An answer cut where live and static sentences meet, each part spoken as its own prompt:
     static parts come from the TTS cache and only the live part ("ouverte aujourd'hui jusqu'à

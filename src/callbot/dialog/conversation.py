@@ -20,11 +20,13 @@ from loguru import logger
 from callbot.dialog.answers import split_sentences
 from callbot.dialog.control import NO_REASON, OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.conversation_base import Pending
+from callbot.dialog.details import Details
 from callbot.dialog.ending import Ending, is_score
 from callbot.dialog.handover import MIN_NUMBER_DIGITS, Handover
 from callbot.dialog.normalize import simplify
 from callbot.dialog.repairs import Repairs
 from callbot.dialog.schema import IntentDef
+from callbot.dialog.small_talk import SmallTalk
 from callbot.dialog.states import GREETING_NODE, YES_NO_STATES, State
 from callbot.dialog.types import Action, Expect, Prompt, Reply, Transfer, Understanding
 from callbot.vocabulary import Outcome, TransferReason
@@ -40,7 +42,7 @@ AGENT_KEY = "0"
 YES_KEY, NO_KEY = "1", "2"
 
 
-class Conversation(Repairs, Handover, Ending):
+class Conversation(Repairs, Handover, Ending, Details, SmallTalk):
     def sounds_complete(self, text: str) -> bool:
         """Do these words, as they stand, make a request the bot would act on at once?
 
@@ -105,7 +107,7 @@ class Conversation(Repairs, Handover, Ending):
         try:
             u = self.engine.understand(text, expect=expect)
         except Exception as e:  # a bug in understanding must not drop the call
-            logger.exception("understanding failed on {!r}", text)
+            logger.exception("understanding failed on a {}-character utterance", len(text))  # never the words
             u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"nlu error: {e}")
         return self._on_understanding(u)
 
@@ -116,6 +118,7 @@ class Conversation(Repairs, Handover, Ending):
         digit = str(digit).strip()
         if self.ended is not None:
             return self._after_end()
+        self.holding = False
         u = Understanding(text=f"#{digit}" if digit != "#" else "#", intent=None, topic=None,
                           confidence=1.0, action=Action.CONTROL, normalized=digit)
         if self.state == State.CALLBACK_NUMBER:
@@ -150,6 +153,9 @@ class Conversation(Repairs, Handover, Ending):
             return self._after_end()
         u = Understanding(text="", intent=None, topic=None, confidence=0.0, action=Action.FALLBACK,
                           fallback_reason="no_input")
+        held = self._after_hold(u)
+        if held is not None:
+            return held
         if self.state == State.CALLBACK_NUMBER:
             if len(self.digits) >= MIN_NUMBER_DIGITS:
                 return self._callback_digit("#")
@@ -171,7 +177,7 @@ class Conversation(Repairs, Handover, Ending):
         try:
             return handler(*args)
         except Exception:
-            logger.exception("dialog fault in state {} on {!r}", self.state, args)
+            logger.exception("dialog fault in state {}", self.state)  # never the caller's words
             u = Understanding(text=str(args[0]) if args else "", intent=None, topic=None, confidence=0.0,
                               action=Action.FALLBACK, fallback_reason="dialog error")
             transfer = Transfer(kind="queue", target=self.engine.default_queue(),
@@ -193,6 +199,10 @@ class Conversation(Repairs, Handover, Ending):
             return self._repeat(u)
         if intent_id == ControlIntent.GOODBYE:
             return self._goodbye(u)
+        self.holding = False
+        small_talk = self._small_talk(u)
+        if small_talk is not None:
+            return small_talk
         handler = {
             State.CONFIRM: self._in_confirm, State.CLARIFY: self._in_clarify, State.SLOT: self._in_slot,
             State.FOLLOW_UP: self._in_follow_up, State.CALLBACK_OFFER: self._in_callback_offer,
@@ -222,6 +232,9 @@ class Conversation(Repairs, Handover, Ending):
                 return self._miss(u, no_input=False, lead=[p.out_of_scope_generic])
             return self._miss(u, no_input=False)
         if u.action in (Action.ANSWER, Action.OUT_OF_SCOPE, Action.TRANSFER):
+            return self._deliver(intent, dict(u.slots), u)
+        if u.action in (Action.CONFIRM, Action.CLARIFY) and intent.id == self._intent:
+            # The question just answered, asked again: the answer again, not "vous voulez … ?".
             return self._deliver(intent, dict(u.slots), u)
         if u.action == Action.CLARIFY:
             alts = [self.flows.intent(a.get("intent")) for a in u.alternatives]
@@ -264,6 +277,8 @@ class Conversation(Repairs, Handover, Ending):
 
     def _in_follow_up(self, u: Understanding) -> Reply | None:
         pending, self.pending = self.pending, None
+        if pending is not None and pending.detail is not None:
+            return self._in_detail(pending, u)
         if pending is None or pending.intent.follow_up is None:
             return None
         fu = pending.intent.follow_up
@@ -313,10 +328,15 @@ class Conversation(Repairs, Handover, Ending):
             out_of_scope = intent.topic == OUT_OF_SCOPE_TOPIC
             reason = TransferReason.OUT_OF_SCOPE if out_of_scope else TransferReason.TOPIC
             return self._transfer(u, reason, intent, texts)
+        fu = intent.follow_up
+        closing = self._text(fu.question, intent, slots) if fu else p.anything_else
+        texts, detail = self._split_answer(texts, closing)
+        if detail:
+            return self._offer_detail(intent, slots, u, texts, detail)
         if intent.follow_up:
             self.pending = Pending(intent, slots, u)
             self.state = State.FOLLOW_UP
-            prompts = self._prompts(*texts, self._text(intent.follow_up.question, intent, slots))
+            prompts = self._prompts(*texts, closing)
             return self._reply(prompts, u.action, u, node=State.FOLLOW_UP, expect=Expect.YES_NO)
         self.state = State.MAIN
         return self._reply(self._prompts(*texts, p.anything_else), u.action, u)

@@ -29,6 +29,8 @@ class Pending:
     slots: dict[str, Any] = field(default_factory=dict)
     understanding: Understanding | None = None
     slot_name: str | None = None
+    # The rest of an answer too long for one go, offered with "Voulez-vous le détail ?" (details.py).
+    detail: list[str] | None = None
 
     def slot(self) -> SlotDef:
         """The definition of the slot being asked for."""
@@ -68,7 +70,11 @@ class ConversationBase:
 
     @property
     def summary(self) -> str:
-        text = " ; ".join(dict.fromkeys(self._summary))
+        # Once each, whatever the case ("Horaires d'un service" asked, then answered after its slot).
+        seen: dict[str, str] = {}
+        for part in self._summary:
+            seen.setdefault(part.casefold(), part)
+        text = " ; ".join(seen.values())
         return text[:1].upper() + text[1:]
 
     @property

@@ -6,6 +6,7 @@ the bot must do (intent, topic, action, text it contains, transfer, end, outcome
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import ValidationError
 
+from callbot.dialog.call_timing import CallClock, words_clock
 from callbot.dialog.engine import DialogEngine, make_nlu
 from callbot.dialog.flows import _LOADER, FlowError, Flows, _line_for, _line_map, load_flows
 from callbot.dialog.schema import FlowTest, FlowTestFile, FlowTestStep
@@ -27,6 +29,8 @@ class FlowTestResult:
     name: str
     failures: list[str] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
+    first_answer_secs: float | None = None  # from the start of the call to the first answer
+    call_secs: float = 0.0  # the whole call, as the caller lives it (call_timing.py)
 
     @property
     def ok(self) -> bool:
@@ -109,17 +113,23 @@ def check_step(step: FlowTestStep, reply: Reply) -> list[str]:
     return fails
 
 
-def run_test(flows: Flows, nlu: Any, file: str, test: FlowTest) -> FlowTestResult:  # noqa: ANN401
+def run_test(flows: Flows, nlu: Any, file: str, test: FlowTest,  # noqa: ANN401
+             seconds_of: Callable[[str], float] | None = None) -> FlowTestResult:
     now = parse_now(test.now, flows.commune.timezone)
     engine = DialogEngine(flows, nlu, lambda: now)
     conv = engine.new_conversation(caller=test.caller)
     result = FlowTestResult(file, test.name)
+    clock = CallClock(seconds_of or words_clock(flows.settings.speech.words_per_second))
     start = conv.start()
+    clock.bot(start)
     result.transcript.append("bot> " + " ".join(p.text for p in start.prompts))
+    last: Reply = start
     for i, step in enumerate(test.steps, 1):
         if step.say is not None:
+            clock.caller_says(step.say)
             label, reply = f"« {step.say} »", conv.hear(step.say)
         elif step.dtmf is not None:
+            clock.caller_presses(step.dtmf)
             reply = None
             for key in step.dtmf:
                 pressed = conv.dtmf(key)
@@ -128,17 +138,29 @@ def run_test(flows: Flows, nlu: Any, file: str, test: FlowTest) -> FlowTestResul
                     reply = pressed
             label = f"touche(s) {step.dtmf}"
         else:
+            clock.caller_silent(last)
             label, reply = "(silence)", conv.silence()
         assert reply is not None
+        clock.answer(reply)
+        last = reply
         result.transcript.append(f"appelant> {label}")
         result.transcript.append("bot> " + " ".join(p.text for p in reply.prompts))
         for fail in check_step(step, reply):
             result.failures.append(f"étape {i} ({label}) : {fail}")
+    result.first_answer_secs, result.call_secs = clock.first_answer_at, clock.now
+    if test.max_seconds is not None and clock.now > test.max_seconds:
+        result.failures.append(f"appel de {clock.now:.1f} s, au-delà de {test.max_seconds:g} s")
+    if (test.max_first_answer_seconds is not None
+            and (clock.first_answer_at is None or clock.first_answer_at > test.max_first_answer_seconds)):
+        result.failures.append(f"première réponse à {clock.first_answer_at or 0:.1f} s, au-delà de "
+                               f"{test.max_first_answer_seconds:g} s")
     return result
 
 
-def run_flow_tests(flows_dir: Path, tests_dir: Path | None = None) -> list[FlowTestResult]:
+def run_flow_tests(flows_dir: Path, tests_dir: Path | None = None,
+                   seconds_of: Callable[[str], float] | None = None) -> list[FlowTestResult]:
+    """Play every test; `seconds_of` times the bot's speech (default: words at the flows' rate)."""
     flows = load_flows(flows_dir)
     tests = load_tests(tests_dir or Path(flows_dir) / "tests")
     nlu = make_nlu(flows)
-    return [run_test(flows, nlu, f, t) for f, t in tests]
+    return [run_test(flows, nlu, f, t, seconds_of) for f, t in tests]

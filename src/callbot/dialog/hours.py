@@ -38,6 +38,53 @@ def spoken_ranges(ranges: list[TimeRange]) -> str:
     return " et ".join(parts)
 
 
+def _days_label(days: list[str]) -> str:
+    if len(days) == 1:
+        return f"le {days[0]}"
+    if len(days) == 2:
+        return f"le {days[0]} et le {days[1]}"
+    return f"du {days[0]} au {days[-1]}"
+
+
+def _runs(open_days: list[tuple[str, list[TimeRange]]]) -> list[str]:
+    """Consecutive days with the same hours, said together."""
+    groups: list[tuple[list[str], list[TimeRange]]] = []
+    for day, ranges in open_days:
+        follows = bool(groups) and WEEKDAYS.index(groups[-1][0][-1]) == WEEKDAYS.index(day) - 1
+        if follows and groups[-1][1] == ranges:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], ranges))
+    return [f"{_days_label(days)} {spoken_ranges(ranges)}" for days, ranges in groups]
+
+
+def _usual_with_exceptions(open_days: list[tuple[str, list[TimeRange]]]) -> list[str] | None:
+    """The hours most days share, over the run of consecutive open days they span, then the days
+    of that run that differ; the days after the run as runs. None when there is no such pattern."""
+    def key(ranges: list[TimeRange]) -> tuple[tuple[time, time], ...]:
+        return tuple((r.start, r.end) for r in ranges)
+
+    keys = [key(ranges) for _, ranges in open_days]
+    usual = max(set(keys), key=keys.count)
+    if keys.count(usual) < 3:
+        return None
+    first, last = keys.index(usual), len(keys) - 1 - keys[::-1].index(usual)
+    index = [WEEKDAYS.index(day) for day, _ in open_days]
+    if index[last] - index[first] != last - first:  # a closed day inside: "du … au …" would be wrong
+        return None
+    run = open_days[first:last + 1]
+    said = f"{_days_label([day for day, _ in run])} {spoken_ranges(open_days[first][1])}"
+    for day, ranges in run:
+        k = key(ranges)
+        if k == usual:
+            continue
+        if len(k) == len(usual) and k[:-1] == usual[:-1] and k[-1][0] == usual[-1][0]:
+            said += f", jusqu'à {spoken_time(ranges[-1].end)} le {day}"
+        else:
+            said += f", le {day} {spoken_ranges(ranges)}"
+    return [*_runs(open_days[:first]), said, *_runs(open_days[last + 1:])]
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -157,29 +204,15 @@ class Hours:
         return f"réouvre {when} à {spoken_time(nxt.time())}"
 
     def weekly(self, service_id: str) -> str:
-        """« du lundi au vendredi de 8 heures 30 à 12 heures et de 13 heures 30 à 17 heures, ... »."""
+        """« du lundi au vendredi de 8 heures 30 à 12 heures et de 13 heures 30 à 17 heures, ... »:
+        runs of days with the same hours, or (when shorter to say) the usual hours of a run of
+        weekdays with its exceptions (« jusqu'à 19 heures le jeudi »)."""
         svc = self._svc(service_id)
-        groups: list[tuple[list[str], list[TimeRange]]] = []
-        for day in WEEKDAYS:
-            ranges = svc.hours.get(day, [])
-            if not ranges:
-                continue
-            follows = bool(groups) and WEEKDAYS.index(groups[-1][0][-1]) == WEEKDAYS.index(day) - 1
-            if follows and groups[-1][1] == ranges:
-                groups[-1][0].append(day)
-            else:
-                groups.append(([day], ranges))
-        if not groups:
+        open_days = [(day, svc.hours[day]) for day in WEEKDAYS if svc.hours.get(day)]
+        if not open_days:
             return f"{svc.name} ne reçoit pas de public à heures fixes"
-        parts = []
-        for days, ranges in groups:
-            if len(days) == 1:
-                label = f"le {days[0]}"
-            elif len(days) == 2:
-                label = f"le {days[0]} et le {days[1]}"
-            else:
-                label = f"du {days[0]} au {days[-1]}"
-            parts.append(f"{label} {spoken_ranges(ranges)}")
+        parts = min((_runs(open_days), _usual_with_exceptions(open_days)),
+                    key=lambda p: len(" ".join(p).split()) if p else 10**6)
         text = ", ".join(parts[:-1]) + (", et " if len(parts) > 1 else "") + parts[-1]
         note = f", {svc.note}" if svc.note else ""
         return f"{svc.name} est {self._adj(service_id, 'ouvert')} {text}{note}"

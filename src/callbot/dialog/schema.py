@@ -127,7 +127,19 @@ class NodeSettings(Strict):
     no_input_timeout: float = Field(default=7.0, gt=0, le=60)
 
 
+class SpeechSettings(Strict):
+    """How long the bot may speak, measured in words at the configured voice's speaking rate."""
+
+    # Words as answer_length.word_count counts them ("l'acte" is two). The test voice (joe, reading
+    # French) says 3.4 a second; `callbot flows test --timing` measures the configured voice.
+    words_per_second: float = Field(default=3.0, gt=0.5, le=6)
+    greeting_max_seconds: float = Field(default=7.0, gt=0)
+    answer_max_seconds: float = Field(default=20.0, gt=0)
+
+
 class Settings(Strict):
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    hold_seconds: float = Field(default=20.0, gt=0, le=120)  # after "attendez", "une seconde"
     max_misses: int = Field(default=3, ge=1, le=10)
     nodes: dict[NodeName, NodeSettings] = Field(default_factory=dict)
     # Keypad menu: digit → intent id (0 is always "agent", # and * are reserved).
@@ -179,6 +191,12 @@ class Prompts(Strict):
     emergency: str
     out_of_scope_generic: str
     slot_not_understood: str
+    # Said after the part of a long answer that fits the time limit (settings.speech).
+    more_detail: str = "Voulez-vous le détail ?"
+    # Small talk (dialog/small_talk.py): after "bonjour", "attendez", and the silence that follows.
+    hello_again: str = "Bonjour, je vous écoute."
+    waiting: str = "Je vous attends."
+    still_there: str = "Je suis toujours là."
 
     @field_validator("not_understood", "no_input", "greeting")
     @classmethod
@@ -266,6 +284,9 @@ class FlowTest(Strict):
     name: str
     now: str | None = None
     caller: str | None = None
+    # Limits on the call as the caller lives it (dialog/call_timing.py), in seconds.
+    max_seconds: float | None = None
+    max_first_answer_seconds: float | None = None
     steps: list[FlowTestStep]
 
 

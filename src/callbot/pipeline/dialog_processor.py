@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from callbot.dialog.types import Prompt, Reply
 from callbot.pipeline.barge_in import BargeInGate
-from callbot.pipeline.playback import PlaybackMarks, segments
+from callbot.pipeline.playback import PlaybackMarks, segments, still_to_say
 from callbot.pipeline.response_clock import ResponseClock
 
 
@@ -152,7 +152,7 @@ class DialogProcessor(FrameProcessor):
                 self._clock.transcript = time.monotonic()
                 self._clock.recogniser = frame.result if isinstance(frame.result, dict) else None
                 asr_ms = getattr(frame, "asr_ms", None)
-                logger.debug("heard {!r} (recogniser {} ms, final {} ms)", text, asr_ms,
+                logger.debug("heard {} characters (recogniser {} ms, final {} ms)", len(text), asr_ms,
                              frame.result.get("final_ms") if isinstance(frame.result, dict) else None)
                 await self._handle(self._conv.hear(text), caller_text=text, asr_ms=asr_ms)
         elif isinstance(frame, InputDTMFFrame):
@@ -221,6 +221,7 @@ class DialogProcessor(FrameProcessor):
         if caller_text is not None:
             self._latency_turn_id = None
             self._latency_ms = None
+            self.gate.held = False  # the words heard over the disclosure get this reply
         if self._on_expect:
             self._on_expect(reply.expect)
         prompts = reply.prompts
@@ -255,12 +256,14 @@ class DialogProcessor(FrameProcessor):
             if turn_id is not None and self._latency_ms is not None:  # the bot already spoke
                 await self._rec.set_turn_latency(turn_id, self._latency_ms)
             if u and u.fallback_reason:
-                logger.info("fallback: {} ({!r})", u.fallback_reason, caller_text)
+                # Lengths, never the words: the unrecognised utterances live (redacted) in the database.
+                logger.info("fallback: {} ({} characters)", u.fallback_reason, len(caller_text))
         spoken = " ".join(p.text for p in reply.prompts)
         if spoken:
             await self._rec.turn("bot", spoken, action=reply.action)
 
     async def _speak_next(self) -> None:
+        self._pending = still_to_say(self._pending, caller_speaking=self._user_speaking and self.gate.held)
         if not self._pending:
             self._speaking = False
             await self._reply_done()

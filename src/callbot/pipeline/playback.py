@@ -30,3 +30,14 @@ def segments(prompts: list[Prompt]) -> list[list[Prompt]]:
         else:
             out.append([p])
     return out
+
+
+def still_to_say(pending: list[list[Prompt]], *, caller_speaking: bool) -> list[list[Prompt]]:
+    """The segments still to speak when the next one is due.
+
+    A caller who started talking during a prompt that could not be cut (the AI disclosure) has
+    barged in on what follows it: an interruptible segment is not started over their voice, and
+    the rest of that reply is dropped, as a barge-in drops it. Their words are answered instead."""
+    if caller_speaking and pending and pending[0][0].interruptible:
+        return []
+    return pending

@@ -187,7 +187,7 @@ class PiperTTSService(TTSService):
                 self._cacheable.discard(text)
                 await asyncio.to_thread(self._cache.learn, text, pcm16_to_ulaw(b"".join(spoken)))
         except Exception as e:  # a failed sentence must not take the call down
-            logger.exception("Piper failed on {!r}", text)
+            logger.exception("Piper failed on a {}-character text", len(text))  # may hold a number
             yield ErrorFrame(error=f"synthèse vocale impossible: {e}")
 
     async def _cached_frames(self, ulaw: bytes, context_id: str) -> AsyncGenerator[Frame, None]:

@@ -14,6 +14,8 @@ from sqlalchemy import Select, func, select
 from callbot.store.db import Database
 from callbot.store.models import Call, Callback
 from callbot.store.paging import Page, in_key_order, read_page
+from callbot.store.phone import to_e164
+from callbot.store.redaction import redact
 from callbot.vocabulary import CallbackStatus
 
 STATUS_LABELS = {
@@ -168,7 +170,8 @@ def create_callback(db: Database, number: str, *, reason: str | None = None, top
     """A new request to call back (the dialog has its own writer; this one serves tools and tests)."""
     with db.session() as s:
         call_id = s.scalar(select(Call.id).where(Call.call_sid == call_sid)) if call_sid else None
-        cb = Callback(call_id=call_id, created_at=datetime.now(UTC), number=number, reason=reason,
+        cb = Callback(call_id=call_id, created_at=datetime.now(UTC), number=to_e164(number) or number,
+                      reason=redact(reason),
                       topic=topic, status=CallbackStatus.TODO, synthetic=synthetic)
         s.add(cb)
         s.flush()

@@ -22,6 +22,8 @@ from sqlalchemy import select
 from callbot.store.db import Database
 from callbot.store.journal_ops import UNDECIDED_ENDS, Op, apply, stamp
 from callbot.store.models import Call
+from callbot.store.phone import to_e164
+from callbot.store.redaction import redact
 from callbot.vocabulary import Outcome
 
 # How long a call's last write may wait to reach the database before the call goes on regardless
@@ -36,7 +38,9 @@ def utcnow() -> datetime:
 
 
 def hash_number(secret: bytes, number: str | None) -> str | None:
-    """Keyed hash: repeat callers can be counted without keeping their number."""
+    """Keyed hash of the E.164 form: repeat callers can be counted, and erased whatever form the
+    number is given in, without keeping it."""
+    number = to_e164(number)
     if not number:
         return None
     return hmac.new(secret, number.encode(), hashlib.sha256).hexdigest()[:32]
@@ -44,9 +48,9 @@ def hash_number(secret: bytes, number: str | None) -> str | None:
 
 def mask_number(number: str | None) -> str | None:
     """'+33612345678' → '+33 6 •• •• •• 78': enough for an agent to recognise a caller."""
-    if not number:
+    digits = to_e164(number)
+    if not digits:
         return None
-    digits = number.strip()
     if len(digits) < 6:
         return "•" * len(digits)
     return f"{digits[:4]}••••••{digits[-2:]}"
@@ -140,7 +144,7 @@ class CallRecorder:
     async def turn(self, speaker: str, text: str, **fields: Any) -> int | None:
         """Store a turn; returns its number in the call (to attach the response latency later)."""
         self._seq += 1
-        await self._write("turn", seq=self._seq, speaker=speaker, text=text, fields=fields)
+        await self._write("turn", seq=self._seq, speaker=speaker, text=redact(text), fields=fields)
         return self._seq
 
     async def set_turn_latency(self, turn_id: int, response_ms: float) -> None:
@@ -148,13 +152,18 @@ class CallRecorder:
 
     async def update(self, **fields: Any) -> None:
         """Update columns of the call row (topic, intent, summary, ...)."""
+        if "summary" in fields:
+            fields["summary"] = redact(fields["summary"])
         await self._write("update", fields=fields)
 
     async def add_callback(self, number: str, reason: str | None, topic: str | None) -> None:
-        await self._write("callback", number=number, reason=reason, topic=topic)
+        # The number stays in clear (the agent calls it back), in E.164 so erasure finds it.
+        await self._write("callback", number=to_e164(number) or number, reason=redact(reason), topic=topic)
 
     async def finish(self, outcome: str, **fields: Any) -> None:
         """Close the call with its outcome (an undecided end never overwrites a decided outcome)."""
+        if "summary" in fields:
+            fields["summary"] = redact(fields["summary"])
         if outcome not in UNDECIDED_ENDS:
             remember_decision(self.call_sid, Decision(outcome, fields.get("transfer_kind"),
                                                       fields.get("transfer_target")))

@@ -1,6 +1,8 @@
-"""`callbot purge` and `callbot erase`: retention limits and erasure requests (GDPR)."""
+"""`callbot purge`, `erase` and `access`: retention limits, erasure and access requests (GDPR)."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 
@@ -21,13 +23,34 @@ def purge(days: int | None = typer.Option(None, help="keep this many days (CALLB
            audit_entries=prune(db, settings.audit_retention_days))
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel "
                f"de plus de {keep} jours supprimés")
+    _say_recomputed(erased.utterance_days)
 
 
-def erase(number: str = typer.Argument(..., help="the resident's number, as Twilio sends it (+33…)")) -> None:
-    """Erase every call and callback request of one phone number (right to erasure)."""
+def _say_recomputed(days: int) -> None:
+    if days:
+        typer.echo(f"{days} jours de statistiques seront recalculés sans ces données à la prochaine lecture")
+
+
+def erase(number: str = typer.Argument(..., help="the resident's number, in any written form "
+                                                 "(+33612345678, 0612345678, 06 12 34 56 78)")) -> None:
+    """Erase every call, transcript, callback request and stored utterance of one phone number."""
     settings = get_settings()
     db = Database(settings.database_url)
     db.migrate()
     erased = erase_caller(db, server_secret(settings), number.strip())
     record(db, cli_actor(), "data.erased", None, calls=erased.calls, callbacks=erased.callbacks)
     typer.echo(f"{erased.calls} appels et {erased.callbacks} demandes de rappel supprimés pour ce numéro")
+    _say_recomputed(erased.utterance_days)
+
+
+def access(number: str = typer.Argument(..., help="the resident's number, in any written form")) -> None:
+    """Print, as JSON, everything stored about one phone number (right of access, portability)."""
+    from callbot.store.subject_access import personal_data
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    db.migrate()
+    data = personal_data(db, server_secret(settings), number.strip())
+    # Who read a resident's data is itself accountable; the number stays out of the audit log.
+    record(db, cli_actor(), "data.accessed", None, calls=len(data.get("calls", [])))
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))

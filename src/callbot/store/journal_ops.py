@@ -62,9 +62,11 @@ def _answered(s: Session, op: Op) -> None:
 
 def _stream_start(s: Session, op: Op) -> None:
     call = _call(s, op)
-    call.stream_sid = op.get("stream_sid")
-    for key in ("caller_hash", "caller_masked", "called_number"):
-        setattr(call, key, op.get(key))
+    call.stream_sid = call.stream_sid or op.get("stream_sid")
+    # The webhook recorded who calls; a socket never rewrites it (issue 12).
+    if call.caller_hash is None:
+        call.caller_hash, call.caller_masked = op.get("caller_hash"), op.get("caller_masked")
+    call.called_number = call.called_number or op.get("called_number")
     data = {"stream_sid": op.get("stream_sid"), "worker": op.get("worker")}
     _event_once(s, call, "stream.start", _at(op), data)
 

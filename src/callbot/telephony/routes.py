@@ -10,9 +10,9 @@ from loguru import logger
 from starlette.websockets import WebSocketState
 
 from callbot.app_deps import BusDep, RuntimeDep, SettingsDep
-from callbot.store.calls import hash_number, mask_number, write
-from callbot.store.journal_ops import stamp
-from callbot.telephony import overflow, twiml
+from callbot.store.call_streams import Arrival
+from callbot.store.calls import hash_number
+from callbot.telephony import degraded, overflow, twiml
 from callbot.telephony.admission import AdmissionDep, client_ip
 from callbot.telephony.after_stream import after_stream_decision
 from callbot.telephony.signature import verify_twilio_signature
@@ -38,10 +38,11 @@ async def incoming_call(request: Request, settings: SettingsDep, runtime: Runtim
     called = str(form.get("To") or "")
     if not call_sid:
         return Response("missing CallSid", status_code=400)
-    # Through the journal: answered from memory even when the database is down.
-    await write(runtime.db, {"op": "call.answered", "call_sid": call_sid, "at": stamp(),
-                             "caller_hash": hash_number(runtime.secret, caller),
-                             "caller_masked": mask_number(caller), "called_number": called})
+    # In the database when it answers in time, else through the journal (degraded.py).
+    if await degraded.arrival(runtime.db, runtime.secret, call_sid, caller, called) == Arrival.SPENT:
+        # A replayed webhook of a call that already streamed or ended: no new token.
+        logger.warning("replayed /twilio/voice for call {} that already streamed: hung up", call_sid)
+        return xml(twiml.hangup())
     why = "speech models not loaded" if not runtime.speech_ready else admission.refusal()
     if why is not None:
         # The bot cannot take this call well: people take it, never a silent line.
@@ -148,6 +149,16 @@ async def _media_call(ws: WebSocket, runtime: RuntimeDep, bus: BusDep, admission
         logger.warning("media socket for {} refused: {}", call_sid, e)
         await ws.close(code=POLICY_VIOLATION, reason="invalid call token")
         return
+    claimed = await degraded.claim(runtime.db, call_sid, start["streamSid"])
+    if claimed is None:
+        logger.warning("media socket for {} refused: token already used, or call unknown or over", call_sid)
+        await ws.close(code=POLICY_VIOLATION, reason="call token already used")
+        return
+    # Who calls is what the webhook recorded: the socket's `caller` is only used (for the dialog)
+    # when it is that same number (unchecked only while the database is away).
+    caller = params.get("caller")
+    if claimed.caller_hash is not None and hash_number(runtime.secret, caller) != claimed.caller_hash:
+        caller = None
     if not runtime.speech_ready:
         await ws.close(code=1011, reason="speech models not loaded")
         return
@@ -157,7 +168,7 @@ async def _media_call(ws: WebSocket, runtime: RuntimeDep, bus: BusDep, admission
         await run_call(ws, runtime=runtime, bus=bus, serializer=serializer,
                        marks=PlaybackMarks(make=serializer.mark, echo=serializer.mark_echo),
                        call_sid=call_sid, stream_sid=start["streamSid"],
-                       caller=params.get("caller"), called=params.get("called"),
+                       caller=caller, called=claimed.called_number or params.get("called"),
                        on_wrap_up=lambda wrap_up: admission.on_wrap_up(call_sid, wrap_up))
     finally:
         admission.end(call_sid)

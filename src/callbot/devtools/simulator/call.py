@@ -65,6 +65,10 @@ FRAME_SECS = FRAME_MS / 1000
 HTTP_TIMEOUT_SECS = 15.0
 
 
+# Bot audio heard with shorter gaps than this counts as one stretch (network jitter, not a pause).
+SPAN_GAP_MS = 60
+
+
 class SimulationError(RuntimeError):
     """The call could not be placed or carried out (server unreachable, bad TwiML, bad input)."""
 
@@ -136,6 +140,9 @@ async def _post_twiml(client: httpx.AsyncClient, url: str, signed_url: str, form
         raise SimulationError(f"le serveur n'a pas répondu à temps : POST {url}") from None
     except httpx.HTTPError as e:
         raise SimulationError(f"serveur injoignable : POST {url} ({e.__class__.__name__}: {e})") from None
+    if response.status_code == 403:
+        raise SimulationError(f"POST {url} → HTTP 403 : signature refusée ; donnez --auth-token (le jeton "
+                              "Twilio du serveur), ou lancez un serveur local avec CALLBOT_ALLOW_UNSIGNED=1")
     if response.status_code != 200:
         raise SimulationError(f"POST {url} → HTTP {response.status_code} : {response.text[:200]}")
     return response.text
@@ -332,7 +339,11 @@ class _MediaCall:
                 bot_was_speaking=turn["bot_was_speaking"],
                 caller_audio_ms=round(caller_ms, 1),
                 text=turn["text"],
+                ended_at_ms=round((turn["end"] - self.started_at) * 1000, 1),
             ))
+        t0 = self.started_at
+        s.bot_audio_spans_ms = [[round((a - t0) * 1000, 1), round((b - t0) * 1000, 1)]
+                                for a, b in self.playout.spans(SPAN_GAP_MS / 1000)]
         s.bot_audio_seconds = round(self.playout.received_seconds, 3)
         s.bot_audio_played_seconds = round(len(self.playout.played_audio()) / RATE, 3)
         s.duration_seconds = round(time.perf_counter() - self.started_at, 3)

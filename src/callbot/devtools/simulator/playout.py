@@ -85,6 +85,16 @@ class Playout:
         """What the caller actually heard (cleared audio excluded), in order."""
         return b"".join(c.audio for c in self.chunks)
 
+    def spans(self, gap: float) -> list[tuple[float, float]]:
+        """When audio was played: (start, end) stretches, merged across gaps shorter than `gap`."""
+        out: list[tuple[float, float]] = []
+        for c in self.chunks:
+            if out and c.start - out[-1][1] < gap:
+                out[-1] = (out[-1][0], max(out[-1][1], c.end))
+            else:
+                out.append((c.start, c.end))
+        return out
+
     @property
     def received_seconds(self) -> float:
         return self.received_bytes / RATE

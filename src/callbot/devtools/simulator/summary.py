@@ -19,6 +19,8 @@ class TurnResult:
     bot_was_speaking: bool = False
     caller_audio_ms: float = 0.0
     text: str | None = None
+    # End of the caller's audio (or the key press), from the start of the call.
+    ended_at_ms: float | None = None
 
 
 @dataclass
@@ -33,6 +35,9 @@ class CallSummary:
     violations: list[dict[str, Any]] = field(default_factory=list)
     bot_audio_seconds: float = 0.0
     bot_audio_played_seconds: float = 0.0
+    # When the caller heard the bot: [start, end] of each stretch of played audio, from the start of
+    # the call (stretches closer than SPAN_GAP_MS are one).
+    bot_audio_spans_ms: list[list[float]] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=lambda: {"verb": None, "target": None, "twiml": None})
     hung_up_by: str | None = None
     reply_wav: str | None = None

@@ -1,7 +1,7 @@
 """audit log, server-side console sessions, login failures
 
 Revision ID: 0008_audit_log
-Revises: 0006_console_indexes
+Revises: 0007_redact_stored_words
 
 - `audit_log`: who opened which call transcript, exported what, changed a callback, erased or
   purged what, added or disabled an account (store/audit.py).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_audit_log"
-down_revision = "0006_console_indexes"
+down_revision = "0007_redact_stored_words"
 branch_labels = None
 depends_on = None
 
