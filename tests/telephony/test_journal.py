@@ -99,7 +99,7 @@ def test_a_killed_process_loses_nothing_and_its_call_is_marked_interrupted(tmp_p
                                                              ("bot", "C'est noté.")]
         assert call.caller_masked and "611112222" not in call.caller_masked
         callbacks = s.scalars(select(Callback).where(Callback.call_id == call.id)).all()
-        assert [(c.number, c.reason) for c in callbacks] == [("0611112222", "état civil")]
+        assert [(c.number, c.reason) for c in callbacks] == [("+33611112222", "état civil")]  # E.164
     assert not list(journal_dir.glob("*.jsonl"))  # all applied: nothing left to replay
     assert get_handoff(db, "CAkilled").outcome_label.startswith("interrompu")  # as the console shows it
 
