@@ -76,7 +76,7 @@ def test_a_binary_frame_before_start_closes_only_that_socket(live_server) -> Non
 
 
 def test_an_oversized_media_message_closes_the_socket_with_1009(live_server) -> None:
-    sid = "CA" + "5" * 32
+    sid = "CA" + "f5" * 16
     token = voice(live_server, sid).text.split('name="token" value="')[1].split('"')[0]
     big = json.dumps({"event": "media", "streamSid": "MZ" + "0" * 32,
                       "media": {"payload": "A" * 200_000, "track": "inbound"}})
@@ -91,7 +91,7 @@ def test_an_oversized_media_message_closes_the_socket_with_1009(live_server) -> 
 
 def test_beyond_capacity_callers_go_to_the_human_queue_with_a_message(live_server) -> None:
     capacity = live_server.settings.max_calls
-    sids = [f"CA{n:032d}" for n in range(2 * capacity)]
+    sids = [f"CAcap{n:029d}" for n in range(2 * capacity)]
     answers = [voice(live_server, sid).text for sid in sids]
     bot = [sid for sid, a in zip(sids, answers, strict=True) if "<Connect" in a]
     people = [a for a in answers if "<Enqueue" in a]
@@ -104,7 +104,7 @@ def test_beyond_capacity_callers_go_to_the_human_queue_with_a_message(live_serve
     # Those calls' streams never came: once Twilio has moved on, the bot takes calls again.
     for sid in bot:
         httpx.post(f"{live_server.url}/twilio/after-stream", data={"CallSid": sid}, timeout=30)
-    assert "<Connect" in voice(live_server, "CA" + "3" * 32).text
+    assert "<Connect" in voice(live_server, "CA" + "f3" * 16).text
 
 
 def test_out_of_hours_the_overflow_offers_a_callback_on_the_keypad(tmp_path) -> None:  # noqa: ANN001
@@ -129,7 +129,7 @@ def test_the_keypad_callback_request_is_recorded(live_server) -> None:  # noqa: 
 
     from callbot.store.models import Callback
 
-    sid = "CA" + "6" * 32
+    sid = "CA" + "f6" * 16
     r = httpx.post(f"{live_server.url}/twilio/overflow-callback",
                    data={"CallSid": sid, "From": "+33612121212", "Digits": "1"}, timeout=30)
     assert "<Hangup" in r.text and "rappellera" in r.text
