@@ -384,7 +384,7 @@ def sigterm_2_calls(server: Server, _: argparse.Namespace) -> Row:
     failed = [s for s in summaries if isinstance(s, BaseException)]
     summaries = [s for s in summaries if not isinstance(s, BaseException)]
     rows = [server.settled(s.call_sid, 30) for s in summaries]
-    verbs = "/".join(sorted({s.outcome["verb"] or "?" for s in summaries}) | ({"error"} if failed else set()))
+    verbs = "/".join(sorted({s.outcome["verb"] or "?" for s in summaries} | ({"error"} if failed else set())))
     new_call = "enqueue" if "<Enqueue" in during else ("connect" if "<Connect" in during else "?")
     return Row(
         "sigterm_2_calls",
@@ -475,7 +475,7 @@ def main() -> int:
                     row = faults[name](server, args)
                     row.note = f"{row.note}; {time.monotonic() - t0:.0f} s".lstrip("; ")
                     rows.append(row)
-                    print(f"  {row.fault}: done", file=sys.stderr, flush=True)
+                    print(f"  {row.fault}: {asdict(row)}", file=sys.stderr, flush=True)
             finally:
                 server.stop()
     if args.json:
