@@ -94,6 +94,7 @@ class Server:
             CALLBOT_SECRET_KEY="bench-secret",
             CALLBOT_PROMPT_CACHE_DIR=str(PROMPT_CACHE),
             CALLBOT_WARM_ANSWERS="false",
+            CALLBOT_ALLOW_UNSIGNED="1",
             CALLBOT_MAX_CALLS=str(MAX_CALLS),
             CALLBOT_MAX_SPEECH_SECS=str(MAX_SPEECH_SECS),
             CALLBOT_SHUTDOWN_DRAIN_SECS="5",
