@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import threading
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from loguru import logger
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -17,6 +21,10 @@ from callbot import __version__, metrics
 from callbot.app_deps import SettingsDep
 from callbot.config import Settings, get_settings
 from callbot.runtime import Runtime, load_runtime
+from callbot.store.calls import interrupt_orphaned_calls
+from callbot.store.db import Database
+from callbot.store.journal import Journal
+from callbot.telephony.admission import Admission, install_sigterm_drain
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -33,6 +41,44 @@ ROUTERS = (
     "callbot.web.agents",
     "callbot.web.dashboard",
 )
+
+
+def journal_dir(settings: Settings) -> Path:
+    """CALLBOT_JOURNAL_DIR, else beside a SQLite database file, else var/journal."""
+    if "journal_dir" in settings.model_fields_set:
+        return settings.journal_dir
+    url = settings.database_url
+    if url.startswith("sqlite:///") and url.removeprefix("sqlite:///") not in ("", ":memory:"):
+        return Path(url.removeprefix("sqlite:///")).parent / "journal"
+    return settings.journal_dir
+
+
+def start_journal(db: Database, settings: Settings) -> Journal:
+    """Call writes go through the journal; what a dead process left is replayed, then its calls
+    still `in_progress` are marked `interrupted` (in the background: the database may be away)."""
+    started = datetime.now(UTC)
+    journal = Journal(db, journal_dir(settings))
+    journal.start()
+    db.journal = journal
+
+    def sweep() -> None:
+        while not journal.closed:
+            if journal.backlog == 0 and journal.healthy:
+                try:
+                    interrupt_orphaned_calls(db, journal.live_workers(), started)
+                    return
+                except Exception as e:  # noqa: BLE001 (database away: try again)
+                    logger.warning("start-up sweep of interrupted calls postponed: {}", type(e).__name__)
+            journal.wait_closed(2.0)
+
+    threading.Thread(target=sweep, name="callbot-sweep", daemon=True).start()
+    return journal
+
+
+def admission_for(settings: Settings) -> Admission:
+    return Admission(max_calls=settings.max_calls, max_sockets_per_ip=settings.max_sockets_per_ip,
+                     max_message_bytes=settings.ws_max_message_bytes,
+                     max_messages_per_sec=settings.ws_max_messages_per_sec, burst=settings.ws_burst_messages)
 
 
 def create_app(settings: Settings | None = None, *, speech: bool = True) -> FastAPI:
@@ -53,12 +99,19 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
         if start is not None:
             await start()
         watch_for_metrics(runtime)
+        journal = start_journal(runtime.db, settings)
+        app.state.admission = admission_for(settings)
+        restore_sigterm = install_sigterm_drain(app.state.admission, settings.shutdown_drain_secs)
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            if restore_sigterm is not None:
+                restore_sigterm()
             await app.state.bus.close()
+            await asyncio.to_thread(journal.close)
+            runtime.db.journal = None
             runtime.close()
 
     app = FastAPI(title="callbot", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)

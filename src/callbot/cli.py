@@ -25,7 +25,9 @@ def serve(
     common = {"host": host or settings.host, "port": port or settings.port,
               "log_level": settings.log_level.lower(), "ws_ping_interval": 20, "ws_ping_timeout": 20,
               # Live-update connections of the console would otherwise hold a restart for minutes.
-              "timeout_graceful_shutdown": 3, "log_config": uvicorn_log_config()}
+              "timeout_graceful_shutdown": 3, "log_config": uvicorn_log_config(),
+              # An oversized media message is refused (1009) before it is buffered (telephony/admission.py).
+              "ws_max_size": settings.ws_max_message_bytes}
     if workers > 1:
         # Each process loads its own models once (see callbot.app.factory).
         uvicorn.run("callbot.app:factory", factory=True, workers=workers, **common)

@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None
 
+    # Faults and limits (telephony/admission.py, store/journal.py, pipeline/dialog_processor.py).
+    # Simultaneous bot calls per process; beyond, callers go straight to the human queue.
+    max_calls: int = Field(default=20, ge=1)
+    max_sockets_per_ip: int = Field(default=40, ge=1)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Twilio sends 50 media messages a second; a burst absorbs network jitter.
+    ws_max_messages_per_sec: float = Field(default=150.0, gt=0)
+    ws_burst_messages: int = Field(default=1500, ge=1)
+    # Every call ends: the whole call, and one continuous caller turn, then a polite transfer/goodbye.
+    max_call_secs: float = Field(default=900.0, gt=0)
+    max_speech_secs: float = Field(default=45.0, gt=0)
+    # No-input re-prompts in a row after which the call ends whatever the dialog state.
+    max_silent_prompts: int = Field(default=6, ge=1)
+    # SIGTERM: calls in progress may finish this long, then are transferred.
+    shutdown_drain_secs: float = Field(default=60.0, ge=0)
+    # Durable journal of call writes while the database is away (default: var/journal).
+    journal_dir: Path = Path("var/journal")
+
     @model_validator(mode="after")
     def _local_public_url(self) -> Settings:
         """Without CALLBOT_PUBLIC_URL, Twilio (or `callbot simulate`) reaches this server where it listens."""

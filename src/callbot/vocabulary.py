@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     CALLBACK = "callback"  # a callback request was left (outside opening hours)
     ENDED_NO_AGENT = "ended_no_agent"  # transfer needed but nobody on duty: ended politely
     ABANDONED = "abandoned"  # socket died or caller hung up before any resolution
+    INTERRUPTED = "interrupted"  # the server stopped (crash, kill) while the call was in progress
 
 
 class TransferReason(StrEnum):
@@ -44,6 +45,8 @@ class TransferReason(StrEnum):
     EMERGENCY = "emergency"
     TOPIC = "topic"  # the flow routes this topic to a person
     BOT_FAULT = "bot_fault"  # the bot failed (dialog error, stream ended undecided): people take over
+    TIME_LIMIT = "time_limit"  # the call or the caller's speech went past its limit
+    OVERLOAD = "overload"  # no room for another bot call (capacity, shutdown): straight to people
 
 
 class CallbackStatus(StrEnum):

@@ -31,6 +31,7 @@ OUTCOME_LABELS = {
     Outcome.ENDED_NO_AGENT: "Fin sans agent disponible",
     Outcome.ABANDONED: "Abandonné avant réponse",
     Outcome.IN_PROGRESS: "En cours",
+    Outcome.INTERRUPTED: "Interrompu (arrêt du serveur)",
 }
 REASON_LABELS = {
     "asked_agent": "Demande d'un agent",
@@ -40,6 +41,8 @@ REASON_LABELS = {
     "emergency": "Urgence",
     "topic": "Sujet configuré pour un transfert",
     "bot_fault": "Incident du robot",
+    "time_limit": "Durée maximale atteinte",
+    "overload": "Robot saturé ou en arrêt",
 }
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 

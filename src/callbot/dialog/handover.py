@@ -45,6 +45,22 @@ class Handover(ConversationBase):
         prompts = self._prompts(*lead, p.nobody_on_duty, p.callback_offer, node=State.CALLBACK_OFFER)
         return self._reply(prompts, Action.CALLBACK, u, node=State.CALLBACK_OFFER, expect=Expect.YES_NO)
 
+    def wrap_up(self, reason: str) -> Reply:
+        """End the call now (time limit, shutdown): to people if on duty, else a polite goodbye."""
+        u = Understanding(text="", intent=None, topic=None, confidence=0.0, action=Action.TRANSFER,
+                          fallback_reason=reason)
+        if self.ended is not None:
+            return self._after_end()
+        p = self.flows.prompts
+        self._summary.append(f"appel écourté ({reason})")
+        now = self.engine.now()
+        if self.engine.agents_on_duty(now):
+            transfer = self.engine.transfer_target(self._topic, None, reason, now)
+            reply = self._end(u, [p.transfer], Outcome.TRANSFERRED, Action.TRANSFER, end="transfer")
+            reply.transfer = transfer
+            return reply
+        return self._end(u, [p.nobody_on_duty, p.callback_declined], Outcome.ENDED_NO_AGENT, Action.GOODBYE)
+
     def _emergency(self, u: Understanding) -> Reply:
         p = self.flows.prompts
         u.action = Action.EMERGENCY

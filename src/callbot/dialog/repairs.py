@@ -72,7 +72,8 @@ class Repairs(ConversationBase):
         self.misses += 1
         u.fallback_reason = u.fallback_reason or ("no_input" if no_input else "no_match")
         if self.misses >= self.flows.settings.max_misses:
-            if self.state == State.CALLBACK_NUMBER:
+            # Already at the callback (nobody on duty): escalating again would offer it forever.
+            if self.state in (State.CALLBACK_NUMBER, State.CALLBACK_OFFER):
                 return self._end(u, [p.callback_declined], Outcome.ENDED_NO_AGENT, Action.GOODBYE)
             self.state = State.MAIN
             self._summary.append("non compris après plusieurs essais" if not no_input else "silence prolongé")

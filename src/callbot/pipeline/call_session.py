@@ -8,6 +8,7 @@ wire protocol (a frame serializer and its playback marks); nothing here knows Tw
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from fastapi import WebSocket
@@ -37,7 +38,8 @@ TTS_SILENCE_LIMIT_SECS = 20.0
 
 async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer: FrameSerializer,
                    marks: PlaybackMarks, call_sid: str, stream_sid: str, caller: str | None,
-                   called: str | None) -> None:
+                   called: str | None,
+                   on_wrap_up: Callable[[Callable[[str], Awaitable[None]]], None] | None = None) -> None:
     """Run one call to its end (the caller hangs up, or the dialog ends or transfers it).
 
     Args:
@@ -47,6 +49,7 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
         serializer: the wire protocol's frame serializer (Twilio Media Streams).
         marks: how that protocol tags audio so the dialog knows what the caller has heard.
         call_sid, stream_sid, caller, called: the call as the telephony provider names it.
+        on_wrap_up: given the coroutine function that ends this call politely at once (shutdown).
     """
     from callbot.speech.piper_tts import PiperTTSService
     from callbot.speech.turns import WordsHint, build_hearing
@@ -100,7 +103,11 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
                              marks=marks,
                              turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs,
-                             send_sms=sms.send_async if sms else None)
+                             send_sms=sms.send_async if sms else None,
+                             max_call_secs=settings.max_call_secs, max_speech_secs=settings.max_speech_secs,
+                             max_silent_prompts=settings.max_silent_prompts)
+    if on_wrap_up is not None:
+        on_wrap_up(dialog.wrap_up)
     pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
     worker = PipelineWorker(
         pipeline,

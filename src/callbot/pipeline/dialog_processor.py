@@ -51,6 +51,7 @@ class Conversation(Protocol):
     def hear(self, text: str) -> Reply: ...
     def dtmf(self, digit: str) -> Reply: ...
     def silence(self) -> Reply: ...
+    def wrap_up(self, reason: str) -> Reply: ...
 
 
 class Recorder(Protocol):
@@ -74,6 +75,9 @@ class DialogProcessor(FrameProcessor):
         no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
         mark_grace_secs: how long to wait for a mark's echo once the audio has left.
         send_sms: sends a text message the caller agreed to (pipeline/sms.py), off the call's path.
+        max_call_secs: the call is wrapped up (transfer or goodbye) after this long; None: no limit.
+        max_speech_secs: one continuous caller turn longer than this wraps the call up too.
+        max_silent_prompts: no-input re-prompts in a row after which the call is wrapped up.
     """
 
     def __init__(
@@ -90,6 +94,9 @@ class DialogProcessor(FrameProcessor):
         no_audio_secs: float = 15.0,
         mark_grace_secs: float = 30.0,
         send_sms: Callable[[str, str], Awaitable[bool]] | None = None,
+        max_call_secs: float | None = None,
+        max_speech_secs: float | None = None,
+        max_silent_prompts: int | None = None,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         super().__init__(**kwargs)
@@ -117,6 +124,14 @@ class DialogProcessor(FrameProcessor):
         self._ending = False
         self._idle_task: asyncio.Task | None = None
         self._watchdog_task: asyncio.Task | None = None
+        # Every call ends: limits on the whole call, one caller turn, and silence in a row.
+        self._max_call_secs = max_call_secs
+        self._max_speech_secs = max_speech_secs
+        self._max_silent_prompts = max_silent_prompts
+        self._silent_prompts = 0
+        self._call_limit_task: asyncio.Task | None = None
+        self._speech_limit_task: asyncio.Task | None = None
+        self._stopped = False  # the pipeline is ending: timers must do nothing more
         # Latency: end of caller speech → first bot audio, stored on the caller's turn.
         self._caller_stopped_at: float | None = None
         self._latency_turn_id: int | None = None
@@ -130,10 +145,13 @@ class DialogProcessor(FrameProcessor):
 
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
+            if self._max_call_secs:
+                self._call_limit_task = self.create_task(self._limit_after(self._max_call_secs, "time_limit"))
             await self._handle(self._conv.start(), caller_text=None)
         elif isinstance(frame, TranscriptionFrame):
             text = (frame.text or "").strip()
             if text and not self._ending:
+                self._silent_prompts = 0
                 self._clock.transcript = time.monotonic()
                 self._clock.recogniser = frame.result if isinstance(frame.result, dict) else None
                 asr_ms = getattr(frame, "asr_ms", None)
@@ -143,6 +161,7 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, InputDTMFFrame):
             await self.push_frame(frame, direction)
             if not self._ending:
+                self._silent_prompts = 0
                 digit = str(frame.button.value)
                 self._caller_stopped_at = time.monotonic()
                 self._clock = ResponseClock()
@@ -155,9 +174,14 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._user_speaking = True
             self._cancel_idle()
+            if self._max_speech_secs and not self._ending:
+                self._cancel_speech_limit()
+                self._speech_limit_task = self.create_task(
+                    self._limit_after(self._max_speech_secs, "time_limit"))
             await self.push_frame(frame, direction)
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._user_speaking = False
+            self._cancel_speech_limit()
             ended_by, ended_at = self._turn_end() if self._turn_end else (None, None)
             if ended_at is None or (self._clock.vad_stop is not None and ended_at < self._clock.vad_stop):
                 # Not ended by the strategy (pipecat's own stop timeout): what is known is now.
@@ -188,8 +212,7 @@ class DialogProcessor(FrameProcessor):
                 self._awaited_mark = None
                 self._cancel_watchdog()
         elif isinstance(frame, (EndFrame, CancelFrame)):
-            self._cancel_idle()
-            self._cancel_watchdog()
+            self._stop_timers()
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
@@ -338,8 +361,12 @@ class DialogProcessor(FrameProcessor):
     async def _idle_after(self, secs: float) -> None:
         await asyncio.sleep(secs)
         self._idle_task = None
-        if not self._ending and not self._user_speaking:
+        if not self._ending and not self._user_speaking and not self._stopped:
             await self._rec.event("no_input", {"after_secs": secs})
+            self._silent_prompts += 1
+            if self._max_silent_prompts and self._silent_prompts > self._max_silent_prompts:
+                await self._wrap_up("no_input")
+                return
             await self._handle(self._conv.silence(), caller_text=None)
 
     def _cancel_idle(self) -> None:
@@ -355,7 +382,7 @@ class DialogProcessor(FrameProcessor):
     async def _watchdog(self, secs: float) -> None:
         await asyncio.sleep(secs)
         self._watchdog_task = None
-        if self._speaking and not self.gate.bot_speaking:
+        if self._speaking and not self.gate.bot_speaking and not self._stopped:
             logger.warning("segment not confirmed as heard after {} s; moving on", secs)
             await self._segment_heard()
 
@@ -363,3 +390,55 @@ class DialogProcessor(FrameProcessor):
         if self._watchdog_task:
             self._watchdog_task.cancel()
             self._watchdog_task = None
+
+    async def _limit_after(self, secs: float, reason: str) -> None:
+        await asyncio.sleep(secs)
+        # This task is the one running the wrap-up: cancelling it would cut the wrap-up short.
+        me = asyncio.current_task()
+        if self._speech_limit_task is me:
+            self._speech_limit_task = None
+        if self._call_limit_task is me:
+            self._call_limit_task = None
+        if not self._stopped:
+            logger.warning("call limit reached after {} s: wrapping up", secs)
+            await self._wrap_up(reason)
+
+    def _cancel_speech_limit(self) -> None:
+        if self._speech_limit_task:
+            self._speech_limit_task.cancel()
+            self._speech_limit_task = None
+
+    def _stop_timers(self) -> None:
+        self._stopped = True
+        self._cancel_idle()
+        self._cancel_watchdog()
+        self._cancel_speech_limit()
+        if self._call_limit_task:
+            self._call_limit_task.cancel()
+            self._call_limit_task = None
+
+    async def cleanup(self) -> None:
+        """However the pipeline stops (end, cancel, a lost CancelFrame), no timer outlives the call."""
+        self._stop_timers()
+        await super().cleanup()
+
+    # -- ending from outside the dialog ---------------------------------------------------
+    async def wrap_up(self, reason: str) -> None:
+        """End the call now with a polite transfer or goodbye (server shutdown).
+
+        Called from outside the pipeline: the reply is made in one of this processor's own tasks,
+        as the silence and limit timers do (frames pushed from a foreign task lost their audio).
+        """
+        if not self._ending and not self._stopped:
+            self.create_task(self._wrap_up(reason))
+
+    async def _wrap_up(self, reason: str) -> None:
+        if self._ending or self._stopped:
+            return
+        try:
+            reply = self._conv.wrap_up(reason)
+        except Exception:  # a dialog bug must not keep the call open
+            logger.exception("wrap-up failed")
+            return
+        self._cancel_speech_limit()
+        await self._handle(reply, caller_text=None)

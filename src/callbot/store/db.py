@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from callbot.store.journal import Journal
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x6361_6C6C  # "call": one advisory lock for schema upgrades
@@ -55,6 +59,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Set by the server (app.py): call writes then go through the local journal (journal.py).
+        self.journal: Journal | None = None
 
     def migrate(self) -> None:
         """Upgrade the schema; several server processes starting together take turns."""

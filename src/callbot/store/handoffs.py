@@ -27,6 +27,8 @@ REASON_LABELS = {
     "emergency": "urgence",
     "topic": "sujet traité par un agent",
     "bot_fault": "incident du robot, transféré par sécurité",
+    "time_limit": "durée maximale de l'appel atteinte",
+    "overload": "robot saturé ou en arrêt, transféré directement",
 }
 
 OUTCOME_LABELS = {
@@ -36,6 +38,7 @@ OUTCOME_LABELS = {
     Outcome.CALLBACK: "rappel demandé",
     Outcome.ENDED_NO_AGENT: "fin sans agent disponible",
     Outcome.ABANDONED: "abandonné",
+    Outcome.INTERRUPTED: "interrompu (arrêt du serveur)",
 }
 
 QUEUE_RESULT_LABELS = {

@@ -31,7 +31,8 @@ class TolerantTwilioSerializer(TwilioFrameSerializer):
     def mark_echo(frame: Frame) -> str | None:
         message = getattr(frame, "message", None)
         if isinstance(message, dict) and message.get("event") == "mark":
-            name = (message.get("mark") or {}).get("name")
+            mark = message.get("mark")  # anything may come from the wire
+            name = mark.get("name") if isinstance(mark, dict) else None
             return name if isinstance(name, str) else None
         return None
 
