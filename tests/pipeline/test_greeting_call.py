@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 GREETING_MAX_MS = 7000
 ANSWER_WITHIN_MS = 1000
 # Long enough to go on after the disclosure: the invitation that follows it must not be said.
-QUESTION = "bonjour je voudrais savoir quels sont les horaires d'ouverture de la mairie s'il vous plaît"
+QUESTION = ("bonjour madame je voudrais savoir s'il vous plaît quels sont les horaires d'ouverture "
+            "de la mairie cette semaine")
 
 
 def test_speech_over_the_disclosure_is_answered_as_soon_as_both_are_over(live_server) -> None:
