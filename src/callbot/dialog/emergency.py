@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz.distance import Levenshtein
+
 from callbot.dialog.normalize import simplify
+from callbot.dialog.normalize_phonetic import phonetic_key
 
 # One pattern per line, "kind: regex" on simplified text; the kind is reported as the reason.
 _ALARM_TEXT = r"""
@@ -283,11 +286,38 @@ _NOT_ALARM_TEXT = r"""
 \btoujours pas de reponse\b
 \b(voiture|vehicule|scooter|moto|velo)s? (\w+ ){0,3}enlev\w*
 \bbrul\w* (ses|leurs|ces|tes|vos) (dechets|feuilles|herbes|vegetaux|branches)\b
+\ben cas (d |de |du |des )(\w+ )?(urgence|incendie|inondation|agression|accident|feu|fuite|chute|danger|malaise|crue)s?\b
+\bassurances? (\w+ ){0,3}(vol|cambriolage|incendie|degats des eaux|inondation|catastrophe)s?\b
 \b(allocations?|aides?|droits|permis|prestations?|versements?|paiements?|rsa|apl) (\w+ ){0,3}suspendu\w*
 """
 _ALARM = [(kind.strip(), re.compile(p.strip())) for kind, _, p in
           (line.partition(":") for line in _ALARM_TEXT.strip().splitlines() if not line.startswith("#"))]
 _EXCLUDED = re.compile("|".join(line.strip() for line in _NOT_ALARM_TEXT.strip().splitlines()))
+
+
+# Words that say an emergency on their own, compared by sound: a recogniser writes "tombere",
+# "incendi", "etaittombee" or "kouto" and the patterns above miss them. Short or ambiguous keys
+# (feu/fait, sang/sans, fumer, tombee/tombe) are left to the patterns; only long keys are compared
+# with one letter of difference (secours/sejour, flammes/femme are one apart).
+_BY_SOUND = [(phonetic_key(w), kind) for w, kind in [
+    ("incendie", "fire"), ("flammes", "fire"), ("brule", "fire"), ("relever", "fall"),
+    ("inonde", "flood"), ("inondation", "flood"), ("evanoui", "unconscious"),
+    ("inconscient", "unconscious"), ("respire", "unconscious"), ("malaise", "unconscious"),
+    ("couteau", "threat"), ("agression", "violence"), ("suicide", "suicide"), ("secours", "alarm"),
+    ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm"), ("gaz", "smoke_gas")]]
+
+
+def _sounds_alarming(words: str) -> str | None:
+    for word in words.split():
+        if len(word) < 3:
+            continue
+        key = phonetic_key(word)
+        for stem, kind in _BY_SOUND:
+            if (key == stem or key.endswith(stem) and len(stem) >= 4  # merged: "etaittombee"
+                    or key.startswith(stem) and len(stem) >= 4 and len(key) - len(stem) <= 2
+                    or len(stem) >= 7 and Levenshtein.distance(key, stem) <= 1):
+                return f"{kind}: « {word} » (heard as {stem})"
+    return None
 
 
 def emergency_reason(text: str) -> str | None:
@@ -299,4 +329,4 @@ def emergency_reason(text: str) -> str | None:
     for name, pattern in _ALARM:
         if (m := pattern.search(cleared)) is not None:
             return f"{name}: « {m.group(0).strip()} »"
-    return None
+    return _sounds_alarming(cleared)
