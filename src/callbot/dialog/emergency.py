@@ -32,16 +32,16 @@ _EXCLUDED = re.compile("|".join(line.strip() for line in _NOT_ALARM_TEXT.strip()
                                  if line.strip() and not line.startswith("#")))
 
 
-# Words that say an emergency on their own, compared by sound: a recogniser writes "tombere",
-# "incendi", "etaittombee" or "kouto" and the patterns above miss them. Short or ambiguous keys
-# (feu/fait, sang/sans, fumer, tombee/tombe) are left to the patterns; only long keys are compared
-# with one letter of difference (secours/sejour, flammes/femme are one apart).
+# Words that say an emergency on their own, compared by sound: a recogniser writes "incendi",
+# "etaitinconscient" or "kouto" and the patterns above miss them. Short or ambiguous keys (feu/fait,
+# sang/sans, fumer, tombee/tombe, gas bills, relevé/relever) are left to the patterns; only long
+# keys are compared with one letter of difference (secours/sejour, flammes/femme are one apart).
 _BY_SOUND = [(phonetic_key(w), kind) for w, kind in [
-    ("incendie", "fire"), ("flammes", "fire"), ("brule", "fire"), ("relever", "fall"),
+    ("incendie", "fire"), ("flammes", "fire"), ("brule", "fire"),
     ("inonde", "flood"), ("inondation", "flood"), ("evanoui", "unconscious"),
     ("inconscient", "unconscious"), ("respire", "unconscious"), ("malaise", "unconscious"),
     ("couteau", "threat"), ("agression", "violence"), ("suicide", "suicide"), ("secours", "alarm"),
-    ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm"), ("gaz", "smoke_gas")]]
+    ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm")]]
 
 
 def _sounds_alarming(words: str) -> str | None:
