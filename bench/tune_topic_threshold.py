@@ -26,10 +26,10 @@ DEV_FOLD = 1
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--flows", type=Path, default=ROOT / "flows")
-    ap.add_argument("--target", type=float, default=0.015, help="confident-wrong rate to stay under")
+    ap.add_argument("--target", type=float, default=0.02, help="confident-wrong rate to stay under")
     ap.add_argument("--grid", type=float, nargs="+", default=[0.55, 0.65, 0.75, 0.85],
                     help="route thresholds to try")
-    ap.add_argument("--dissent", type=float, nargs="+", default=[1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
+    ap.add_argument("--dissent", type=float, nargs="+", default=[1.0, 0.6, 0.5, 0.4, 0.3],
                     help="dissent thresholds to try (1.0: answers never second-guessed)")
     args = ap.parse_args()
     flows = load_flows(args.flows)
@@ -45,7 +45,7 @@ def main() -> None:
     best = None
     for route in args.grid:
         for dissent in args.dissent:
-            nlu.topic_thresholds = replace(base, route=route, override=max(base.override, route),
+            nlu.topic_thresholds = replace(base, route=route, override=max(0.60, route),
                                            dissent=dissent)
             m = evaluate(nlu, dev)
             hm = m["per_topic"].get("hors_mairie", {}).get("accuracy") or 0.0
