@@ -24,8 +24,8 @@ from tests.conftest import OPEN_TUESDAY
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 # Measured once on the blind emergency set at the end of issue 10's work (see its report).
-BLIND_RECALL_FLOOR = 0.0
-BLIND_FALSE_ALARM_CEILING = 1.0
+BLIND_RECALL_FLOOR = 0.90  # 58 of 64 (90.6 %), measured once
+BLIND_FALSE_ALARM_CEILING = 0.13  # 6 of 47 look-alikes (12.8 %)
 
 
 @pytest.fixture(scope="session")
