@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from callbot.cli import app
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC
 from callbot.dialog.engine import DialogEngine
+from callbot.dialog.evaluation_report import emergency_scores
 from callbot.dialog.flows import Flows, load_flows
 from callbot.dialog.nlu import Nlu
 from callbot.dialog.types import Action
@@ -22,6 +23,9 @@ from tests.conftest import OPEN_TUESDAY
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
+# Measured once on the blind emergency set at the end of issue 10's work (see its report).
+BLIND_RECALL_FLOOR = 0.90  # 58 of 64 (90.6 %), measured once
+BLIND_FALSE_ALARM_CEILING = 0.13  # 6 of 47 look-alikes (12.8 %)
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +69,13 @@ def test_orient_speaks_the_validated_answer_and_an_agent_follows_if_the_caller_i
     assert insist.action == Action.TRANSFER and insist.end == "transfer"
 
 
+def test_an_answer_the_topic_layer_contradicts_is_asked_back_not_given(served: Nlu) -> None:
+    # The intent layer is sure (0.99) it is a child's recognition; the words say a debt.
+    u = served.understand("à quoi sert une reconnaissance de dette")
+    assert u.action == Action.CONFIRM and "hors_mairie" in u.fallback_reason, u.to_json()
+    assert served.understand("je voudrais reconnaître mon enfant").action == Action.ANSWER
+
+
 def test_a_town_hall_topic_without_a_sure_intent_goes_to_that_service(served: Nlu, flows: Flows) -> None:
     said = "je voudrais brûler mes déchets verts dans le jardin"
     u = served.understand(said)
@@ -88,8 +99,22 @@ def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said:
 
 
 @pytest.mark.parametrize("said", [
+    # categories nobody had written: self-harm, a child in danger, a recogniser's misspellings
+    "j'ai envie d'en finir je veux mourir", "un petit est tout seul sur le rebord de la fenêtre du troisième",
+    "ma mère est tombere elle peut pas se relevé", "il s'est effondré dans la cuisine et ne répond plus",
+    "l'eau rentre par la porte du garage et ça monte vite", "il y a une odeur bizarre comme du gaz",
+])
+def test_emergencies_beyond_the_flows_words_get_the_numbers(served: Nlu, said: str) -> None:
+    u = served.understand(said)
+    assert (u.action, u.topic) == (Action.EMERGENCY, "urgence"), u.to_json()
+
+
+@pytest.mark.parametrize("said", [
     "le feu rouge du carrefour est en panne", "je voudrais brûler mes déchets verts dans le jardin",
     "mon terrain est en zone inondable je peux construire", "un arbre est tombé sur le trottoir",
+    "le détecteur de fumée est-il obligatoire dans un logement loué",
+    "faut-il une autorisation pour tirer un feu d'artifice à la fête du village",
+    "que faire en cas d'incendie dans la salle des fêtes",
 ])
 def test_town_hall_business_sharing_alarm_words_is_no_emergency(served: Nlu, said: str) -> None:
     assert served.understand(said).action != Action.EMERGENCY
@@ -98,15 +123,20 @@ def test_town_hall_business_sharing_alarm_words_is_no_emergency(served: Nlu, sai
 def _recall(nlu: Nlu, path: Path) -> float:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert rows and all(r["source"].startswith("http") for r in rows)
+    rows = [r for r in rows if r["kind"] != "none"]
     return sum(nlu.understand(r["text"]).action == Action.EMERGENCY for r in rows) / len(rows)
 
 
 def test_real_emergency_descriptions_are_caught(served: Nlu) -> None:
-    # Both sets are people's words from public pages (source URLs in the files). The patterns were
-    # written on the dev set; the held-out set was measured once, never tuned on (62.8 %: the
-    # issue's 95 % is not reached on it — see the report).
+    # All three sets are people's words from public pages (source URLs in the files). The patterns
+    # were written on dev and dev2 (dev2 was the first held-out set: once looked at, it is dev).
+    # The blind set was collected before the last change to the net and measured once at the end;
+    # its floor here is that measurement, so a regression shows.
     assert _recall(served, DATA / "emergency_dev.jsonl") >= 0.95
-    assert _recall(served, DATA / "emergency_heldout.jsonl") >= 0.6
+    assert _recall(served, DATA / "emergency_dev2.jsonl") >= 0.95
+    blind = emergency_scores(served, DATA / "emergency_blind.jsonl")
+    assert blind["recall"] >= BLIND_RECALL_FLOOR, blind["missed"]
+    assert blind["false_alarm_rate"] <= BLIND_FALSE_ALARM_CEILING, blind["false_alarms"]
 
 
 @pytest.mark.parametrize("said", ["", "   ", "zzqx vbnm plokij", "😀😀😀", "ab " * 3400,

@@ -4,7 +4,9 @@
     model is trained on the other four fifths plus the flows, and the held-out sheets' titles
     (residents' questions and sheet titles) are read by the full NLU;
 (b) the project's own spoken-style set (tests/data/nlu_eval.jsonl);
-(c) set (b) under simulated recogniser noise (25 % by default).
+(c) set (b) under simulated recogniser noise (25 % by default);
+(d) emergencies described by people on public pages, collected after the emergency net was last
+    changed (tests/data/emergency_blind.jsonl): recall, and false alarms on look-alike questions.
 For each: topic accuracy, per-topic accuracy, out-of-scope recall, confident-wrong rate, time per
 utterance; plus the served model's size, build time and extra memory.
 """
@@ -21,7 +23,9 @@ from callbot.dialog.evaluation import Example, evaluate, load_examples
 from callbot.dialog.nlu_data import FichesError, fiches_rows, in_test_split
 from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
 
-SPOKEN_SET = Path(__file__).resolve().parents[3] / "tests" / "data" / "nlu_eval.jsonl"
+DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
+SPOKEN_SET = DATA / "nlu_eval.jsonl"
+EMERGENCY_BLIND_SET = DATA / "emergency_blind.jsonl"
 TARGETS = {"a": {"topic_accuracy": 0.92, "hors_mairie": 0.90, "confident_wrong_rate": 0.02},
            "b": {"topic_accuracy": 0.95}, "c": {"topic_accuracy": 0.85}}
 KEYS = ("topic_accuracy", "out_of_scope_recall", "confident_wrong_rate", "ms_per_utterance")
@@ -36,6 +40,23 @@ def rss_mb() -> float:
         return pages * resource.getpagesize() / 1e6
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def emergency_scores(nlu: Any, path: Path = EMERGENCY_BLIND_SET) -> dict[str, Any]:  # noqa: ANN401
+    """Recall on the emergency lines (kind ≠ "none"), per kind, and the false-alarm rate on the
+    look-alike lines (kind "none": fire permits, flood zones, smoke detectors…)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    hit = {id(r): nlu.understand(r["text"]).action == "emergency" for r in rows}
+    real = [r for r in rows if r["kind"] != "none"]
+    looks = [r for r in rows if r["kind"] == "none"]
+    kinds = sorted({r["kind"] for r in real})
+    per_kind = {k: round(sum(hit[id(r)] for r in real if r["kind"] == k)
+                         / sum(r["kind"] == k for r in real), 3) for k in kinds}
+    share = lambda part: round(sum(hit[id(r)] for r in part) / len(part), 4) if part else None  # noqa: E731
+    return {"emergencies": len(real), "recall": share(real), "look_alikes": len(looks),
+            "false_alarm_rate": share(looks),
+            "per_kind": per_kind, "missed": [r["text"] for r in real if not hit[id(r)]],
+            "false_alarms": [r["text"] for r in looks if hit[id(r)]]}
 
 
 def fiches_heldout(flows: Any, fold: int = 0) -> tuple[list[Example], TopicModel]:  # noqa: ANN401
@@ -79,6 +100,8 @@ def three_part_report(flows_dir: Path | None, noise: float, seed: int, as_json: 
     if spoken:
         report["b_spoken"] = evaluate(served, spoken)
         report["c_spoken_noisy"] = evaluate(served, spoken, noise, seed)
+    if EMERGENCY_BLIND_SET.is_file():
+        report["d_emergency_blind"] = emergency_scores(served)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -107,5 +130,12 @@ def format_three_parts(report: dict[str, Any]) -> str:
                      f"{pct(r['confident_wrong_rate'])} ; {r['ms_per_utterance']:.2f} ms/énoncé")
         lines.append("  par thème : " + ", ".join(f"{t} {pct(s['accuracy'])} ({s['support']})"
                                               for t, s in r["per_topic"].items()))
+        lines.append("")
+    d = report.get("d_emergency_blind")
+    if d is not None:
+        lines.append("(d) urgences décrites par des gens, jeu aveugle")
+        lines.append(f"  {d['emergencies']} urgences : rappel {pct(d['recall'])} ; {d['look_alikes']} "
+                     f"questions qui leur ressemblent : fausses alertes {pct(d['false_alarm_rate'])}")
+        lines.append("  par type : " + ", ".join(f"{k} {pct(v)}" for k, v in d["per_kind"].items()))
         lines.append("")
     return "\n".join(lines)
