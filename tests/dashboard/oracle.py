@@ -175,15 +175,38 @@ def unrecognised_live(
     return group_utterances(s.execute(q), threshold)
 
 
+def oriented_calls(s: Session, period: Period) -> tuple[int, list[tuple[str, int]]]:
+    """Resolved calls of the period with a caller turn that got an outside body's answer (action
+    orient or out_of_scope, an intent of topic hors_mairie): in all, and per intent. Walked in Python
+    over the calls' turns, not grouped in SQL as the summaries are."""
+    rows = s.execute(
+        select(Call.id, Call.outcome, Turn.speaker, Turn.action, Turn.topic, Turn.intent)
+        .join(Turn, Turn.call_id == Call.id)
+        .where(*call_filters(period))
+    ).all()
+    kinds_of: dict[int, set[str]] = {}
+    for call_id, outcome, speaker, action, topic, intent in rows:
+        if (outcome == Outcome.RESOLVED and speaker == "caller" and action in ("orient", "out_of_scope")
+                and topic == "hors_mairie" and intent):
+            kinds_of.setdefault(call_id, set()).add(intent)
+    counts: dict[str, int] = {}
+    for kinds in kinds_of.values():
+        for k in kinds:
+            counts[k] = counts.get(k, 0) + 1
+    return len(kinds_of), sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def compute_live(s: Session, period: Period) -> Figures:
     """Every figure straight from the calls, in as few scans as possible: one grouped query yields
     the totals, outcomes, transfer reasons and satisfaction; one yields topics and intents with
     their trend. The reference the daily summaries are tested against."""
     b = breakdown(s, period)
     topics, intents = ranked_topics_and_intents(s, period)
+    totals = b.totals(callbacks_requested(s, period))
+    totals.oriented, kinds = oriented_calls(s, period)
     return Figures(
         period=period,
-        totals=b.totals(callbacks_requested(s, period)),
+        totals=totals,
         outcomes=b.outcomes(),
         transfers=b.transfers(),
         series=time_series(s, period),
@@ -195,5 +218,6 @@ def compute_live(s: Session, period: Period) -> Figures:
         queue_waits=queue_waits(s, period),
         latency=response_latency(s, period),
         satisfaction=b.satisfaction(),
+        oriented_kinds=kinds,
     )
 

@@ -69,6 +69,8 @@ def stats(
         f"Période du {period.start:%d/%m/%Y} au {period.end:%d/%m/%Y}",
         f"Appels : {data['calls']}",
         f"Résolus par le bot : {data['resolved_by_bot']} ({pct})",
+        f"Orientés vers un autre organisme : {data['oriented']}",
+        *(f"  - {k} : {v}" for k, v in data["oriented_by_kind"].items()),
         f"Transférés : {data['transferred']}",
         *(f"  - {REASON_LABELS.get(k, k)} : {v}" for k, v in data["transfers_by_reason"].items()),
         f"Rappels demandés : {data['callbacks']}",

@@ -95,6 +95,8 @@ class DaySummary:
     # Peak within the day counting the previous day's calls too (they end after midnight).
     peak_prev: tuple[int, datetime] | None = None
     open_ends: list[datetime | None] = field(default_factory=list)  # calls running past midnight
+    oriented: int = 0  # calls resolved by telling who handles the question (analytics/oriented.py)
+    oriented_kinds: dict[str, int] = field(default_factory=dict)  # hors_mairie intent → oriented calls
 
     def to_json(self) -> str:
         return json.dumps(
@@ -109,6 +111,8 @@ class DaySummary:
                 "pk": _peak_json(self.peak),
                 "pp": _peak_json(self.peak_prev),
                 "open": [None if e is None else micros(e) for e in self.open_ends],
+                "or": self.oriented,
+                "ok": sorted(self.oriented_kinds.items()),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -129,16 +133,21 @@ class DaySummary:
             peak=_peak_from_json(d["pk"]),
             peak_prev=_peak_from_json(d["pp"]),
             open_ends=[None if e is None else from_micros(e) for e in d["open"]],
+            oriented=d["or"],
+            oriented_kinds=dict(d["ok"]),
         )
 
     def add(self, o: DaySummary) -> None:
         """Add another key's figures of the same day (the keys of a filter with several services or
         topics select disjoint calls). Peaks do not add up: left unknown, the caller sweeps live."""
-        for mine, theirs in ((self.breakdown, o.breakdown), (self.hours, o.hours), (self.topics, o.topics)):
+        pairs = ((self.breakdown, o.breakdown), (self.hours, o.hours), (self.topics, o.topics),
+                 (self.oriented_kinds, o.oriented_kinds))
+        for mine, theirs in pairs:
             for k, n in theirs.items():
                 mine[k] = mine.get(k, 0) + n
         for name in HISTOGRAMS:
             setattr(self, name, as_arrays(merge_histograms([getattr(self, name), getattr(o, name)])))
         self.callbacks += o.callbacks
+        self.oriented += o.oriented
         self.open_ends = sorted(self.open_ends + o.open_ends, key=end_order)
         self.peak = self.peak_prev = None

@@ -68,6 +68,8 @@ def as_json(f: Figures) -> dict:
         "abandoned_before_answer": t.abandoned_before_answer,
         "abandoned_in_queue": t.abandoned_in_queue,
         "outcomes": dict(f.outcomes),
+        "oriented": t.oriented,
+        "oriented_by_kind": dict(f.oriented_kinds),
         "peak_simultaneous": peak_n,
         "peak_at": peak_at.isoformat() if peak_at else None,
         "calls_per_day": {r.day.isoformat(): r.calls for r in f.series.days},

@@ -8,7 +8,7 @@ straight from the calls; the tests compare the two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, literal, select, text, union_all
@@ -58,6 +58,7 @@ class Totals:
     abandoned_in_queue: int = 0
     in_progress: int = 0
     callbacks: int = 0  # callback requests recorded (callbacks table)
+    oriented: int = 0  # resolved calls told which outside body handles the question (analytics/oriented.py)
 
     @property
     def abandoned(self) -> int:
@@ -158,6 +159,9 @@ class Figures:
     queue_waits: Distribution
     latency: Distribution
     satisfaction: dict[int, int]
+    # Oriented calls per hors_mairie sub-kind (intent), most asked first: which outside bodies
+    # residents ask the town hall about.
+    oriented_kinds: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def satisfaction_count(self) -> int:
@@ -183,7 +187,8 @@ def compute(s: Session, period: Period, today: date | None = None) -> Figures:
     series: list[DayRow] = []
     hists: dict[str, list] = {"durations": [], "queue_waits": [], "latency": []}
     current: dict[tuple, int] = {}
-    callbacks = 0
+    callbacks = oriented = 0
+    kinds: dict[str, int] = {}
     for d in days:
         row = DayRow(d.day)
         for (o, r, h, sat), n in d.breakdown.items():
@@ -205,6 +210,9 @@ def compute(s: Session, period: Period, today: date | None = None) -> Figures:
         for topic_intent, n in d.topics.items():
             current[topic_intent] = current.get(topic_intent, 0) + n
         callbacks += d.callbacks
+        oriented += d.oriented
+        for kind, n in d.oriented_kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + n
     if is_stored(key):
         peak_n, peak_at = _peak_over_days(s, days, key)
     else:  # several services or topics: their calls overlap, day peaks do not add up
@@ -215,9 +223,11 @@ def compute(s: Session, period: Period, today: date | None = None) -> Figures:
     topics, intents = rank_topics_and_intents(current, previous)
     b = Breakdown([(o, r, h, sat, n) for (o, r, h, sat), n in rows.items()])
     dist = {k: distribution(merge_histograms(v)) for k, v in hists.items()}
+    totals = b.totals(callbacks)
+    totals.oriented = oriented
     return Figures(
         period=period,
-        totals=b.totals(callbacks),
+        totals=totals,
         outcomes=b.outcomes(),
         transfers=b.transfers(),
         series=TimeSeries(days=series, heatmap=heat),
@@ -229,7 +239,13 @@ def compute(s: Session, period: Period, today: date | None = None) -> Figures:
         queue_waits=dist["queue_waits"],
         latency=dist["latency"],
         satisfaction=b.satisfaction(),
+        oriented_kinds=ranked_counts(kinds),
     )
+
+
+def ranked_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Counts by name, most first (then by name)."""
+    return sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _peak_over_days(s: Session, days: list[DaySummary], key: Key) -> tuple[int, datetime | None]:

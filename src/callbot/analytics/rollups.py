@@ -5,7 +5,8 @@ A `DaySummary` (analytics/day_summary.py) holds the additive figures of one loca
 one filter key: call counts by (outcome, transfer reason, hung up in queue, satisfaction), calls per
 local hour, counts per (topic, intent), the duration / queue wait / latency histograms (same buckets
 as the live queries, with each bucket's count and sum, so percentiles are those of the live
-computation), callbacks, the day's own peak of simultaneous calls, its peak counting the previous
+computation), callbacks, the calls the bot oriented to an outside body (in all and per
+sub-kind), the day's own peak of simultaneous calls, its peak counting the previous
 day's calls still running after midnight, and the end times of its calls still running at midnight
 (to carry them into the next day). Stored in `daily_slices`, one row per (day, key); unrecognised
 wordings in `daily_utterances`, one row per (day, key, lower(trim(text))). They are computed by
@@ -44,7 +45,7 @@ from callbot.analytics.summarise import summarise, utterance_aggregates, utteran
 from callbot.store.models import Call, DailyRollup, DailySlice, DailyUtterance, Turn
 
 CHUNK_DAYS = 31  # days built per transaction: bounds lock time and memory
-FORMAT = 3  # of the stored summaries (daily_rollups.format): days stored in another one are rebuilt
+FORMAT = 4  # of the stored summaries (daily_rollups.format): days stored in another one are rebuilt
 
 
 def _engine(s: Session) -> Engine:

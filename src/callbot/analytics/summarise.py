@@ -28,6 +28,7 @@ from callbot.analytics.day_summary import (
     stored_keys,
 )
 from callbot.analytics.histograms import DURATION_BUCKET_S, LATENCY_BUCKET_MS
+from callbot.analytics.oriented import orienting_turns
 from callbot.analytics.periods import LOCAL_TZ, Period, as_date, aware, day_bounds, days_between
 from callbot.analytics.sql_expressions import (
     bucket_start,
@@ -154,6 +155,21 @@ def summarise(
     ):
         for sm in g.summaries(d, sv, tp):
             sm.topics[(topic, intent)] = sm.topics.get((topic, intent), 0) + int(n)
+
+    # Oriented calls: once in the total, once per sub-kind they were given (analytics/oriented.py).
+    oriented = orienting_turns()
+    for d, sv, tp, n in run(
+        select(day, svc, top, func.count(func.distinct(Call.id))).where(*where, *oriented).group_by(day, *by)
+    ):
+        for sm in g.summaries(d, sv, tp):
+            sm.oriented += int(n)
+    for d, sv, tp, kind, n in run(
+        select(day, svc, top, Turn.intent, func.count(func.distinct(Call.id)))
+        .where(*where, *oriented)
+        .group_by(day, *by, Turn.intent)
+    ):
+        for sm in g.summaries(d, sv, tp):
+            sm.oriented_kinds[kind] = sm.oriented_kinds.get(kind, 0) + int(n)
 
     # A callback counts under its call's service (none without a call) and its own topic, as
     # the live filters select them.

@@ -230,6 +230,10 @@ def generate(
             continue
         conf = round(rng.uniform(0.6, 0.99), 2)
         action = {Outcome.TRANSFERRED: "transfer", Outcome.CALLBACK: "callback"}.get(outcome, "answer")
+        if topic == "hors_mairie" and action == "answer":
+            # Told who handles it, as the bot records it (the dashboard's "oriented" calls): by the
+            # topic layer or the intent layer, alternately (no draw, so the random stream is unchanged).
+            action = "orient" if cid % 2 else "out_of_scope"
         yield "turns", turn(
             "caller", rng.choice(wordings), intent=intent, topic=topic, confidence=conf, action=action,
             response_ms=round(max(200.0, rng.gauss(700, 160)), 1), asr_ms=round(rng.gauss(110, 25), 1))

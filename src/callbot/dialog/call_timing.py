@@ -19,7 +19,7 @@ CALLER_WORDS_PER_SECOND = 2.5  # a caller asking a question on the phone, hesita
 MIN_CALLER_SECS = 1.0
 KEY_PRESS_SECS = 0.4
 RESPONSE_SECS = 1.0  # end of the caller's turn → first audio of the reply
-ANSWERS = frozenset({Action.ANSWER, Action.OUT_OF_SCOPE, Action.EMERGENCY})
+ANSWERS = frozenset({Action.ANSWER, Action.OUT_OF_SCOPE, Action.ORIENT, Action.EMERGENCY})
 
 
 def words_clock(words_per_second: float) -> Callable[[str], float]:

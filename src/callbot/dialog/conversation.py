@@ -322,9 +322,9 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk, SmsOffer):
                 return self._reply([self._prompt(slot.question, State.SLOT)], Action.SLOT, u, node=State.SLOT)
         # The turn records what the caller got (a "oui" to a confirmation is that intent).
         u.intent, u.topic = intent.id, intent.topic
-        if u.action not in (Action.OUT_OF_SCOPE, Action.TRANSFER):
+        if u.action not in (Action.OUT_OF_SCOPE, Action.TRANSFER, Action.ORIENT):
             u.action = Action.ANSWER if u.action in ASKED_BACK else u.action
-        if intent.topic == OUT_OF_SCOPE_TOPIC:
+        if intent.topic == OUT_OF_SCOPE_TOPIC and u.action != Action.ORIENT:  # orient stays: the statistics
             u.action = Action.OUT_OF_SCOPE
         texts = self._answer_texts(intent, slots)
         self.answered += 1

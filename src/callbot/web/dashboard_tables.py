@@ -148,6 +148,17 @@ def _intents(f: Figures) -> list[tuple]:
 
 
 @table(
+    "orientations", "Orientations vers un autre organisme",
+    Column("organisme", "Question (organisme compétent)"), number("appels", "Appels orientés"),
+    number("part", "Part des appels orientés (%)"),
+    sort="appels",
+)  # fmt: skip
+def _oriented(f: Figures) -> list[tuple]:
+    total = f.totals.oriented
+    return [(kind, n, _pct(n, total)) for kind, n in f.oriented_kinds]
+
+
+@table(
     "incompris", "Phrases non reconnues ou peu sûres",
     Column("phrase", "Phrase"), number("occurrences", "Occurrences"), number("variantes", "Variantes"),
     Column("exemples", "Formulations"), Column("motif", "Motif du repli"),
