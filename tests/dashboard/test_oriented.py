@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from callbot.analytics import figures as st
 from callbot.analytics.exports import as_json
 from callbot.analytics.periods import Period
+from callbot.analytics.retention_purge import purge_days
 from callbot.cli import app
 from callbot.config import get_settings
 from callbot.devtools.seed import seed
@@ -29,7 +30,7 @@ from callbot.dialog.engine import DialogEngine
 from callbot.pipeline.dialog_processor import DialogProcessor
 from callbot.store.calls import CallRecorder
 from callbot.store.db import Database
-from callbot.store.models import Call, DailyRollup, Turn
+from callbot.store.models import Call, DailyRollup, DailySlice, Turn
 from callbot.vocabulary import Outcome
 
 PERIOD = Period(date(2026, 11, 2), date(2026, 11, 8))
@@ -217,3 +218,21 @@ def test_a_real_call_oriented_by_the_topic_layer_is_counted(tmp_path) -> None:  
         day = call.started_at.date()
         data = as_json(st.compute(s, Period(day - timedelta(days=1), day + timedelta(days=1)), day))
     assert (data["oriented"], data["oriented_by_kind"]) == (1, {"logement_prive": 1})
+
+
+def test_days_purged_before_the_oriented_figure_existed_keep_their_figures(oriented_db: Database) -> None:
+    """A day summarised in format 3 (no oriented figure) then purged cannot be rebuilt: its calls
+    still count, its oriented calls read as none, and the days not purged are rebuilt in full."""
+    before, _ = both(oriented_db)
+    purge_days(oriented_db, days=1, now=utc(4, 9, 0))  # whole Paris days up to 3 November go (OR1)
+    with oriented_db.session() as s:
+        for sl in s.scalars(select(DailySlice).where(DailySlice.day <= date(2026, 11, 3))):
+            old = json.loads(sl.figures)
+            del old["or"], old["ok"]
+            sl.figures = json.dumps(old)
+        # As stored before format 4 (an earlier build time: not the decoded summaries cached since).
+        s.execute(update(DailyRollup).values(format=3, built_at=NOW - timedelta(days=30)))
+    rolled, _ = both(oriented_db)
+    assert rolled["calls"] == before["calls"]
+    assert (rolled["oriented"], rolled["oriented_by_kind"]) == (2, {"caf_aides": 1, "impots_revenu": 1,
+                                                                   "justice_notaire": 1})

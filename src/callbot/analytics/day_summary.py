@@ -133,8 +133,9 @@ class DaySummary:
             peak=_peak_from_json(d["pk"]),
             peak_prev=_peak_from_json(d["pp"]),
             open_ends=[None if e is None else from_micros(e) for e in d["open"]],
-            oriented=d["or"],
-            oriented_kinds=dict(d["ok"]),
+            # Absent from days stored before format 4 and purged since (figures kept, not rebuilt).
+            oriented=d.get("or", 0),
+            oriented_kinds=dict(d.get("ok", ())),
         )
 
     def add(self, o: DaySummary) -> None:

@@ -45,7 +45,9 @@ from callbot.analytics.summarise import summarise, utterance_aggregates, utteran
 from callbot.store.models import Call, DailyRollup, DailySlice, DailyUtterance, Turn
 
 CHUNK_DAYS = 31  # days built per transaction: bounds lock time and memory
-FORMAT = 4  # of the stored summaries (daily_rollups.format): days stored in another one are rebuilt
+# Of the stored summaries (daily_rollups.format): days stored in another one are rebuilt, except
+# purged days (format 4: oriented calls).
+FORMAT = 4
 
 
 def _engine(s: Session) -> Engine:
@@ -107,14 +109,15 @@ def _build_chunk(engine: Engine, start: date, end: date) -> None:
 
 def _usable(s: Session, start: date, end: date) -> dict[date, object]:
     """Fresh days of start..end in this format → their build time. A purged day's figures are
-    final (its raw data is gone): usable whatever the triggers marked since."""
+    final (its raw data is gone): usable whatever the triggers marked since, and in an older
+    format too (what that format did not hold reads as zero: DaySummary.from_json)."""
     return {
         as_date(d): built
         for d, built in s.execute(
             select(DailyRollup.day, DailyRollup.built_at).where(
                 DailyRollup.day.between(start, end),
                 or_(DailyRollup.stale.is_(False), DailyRollup.purged.is_(True)),
-                DailyRollup.format == FORMAT,
+                or_(DailyRollup.format == FORMAT, DailyRollup.purged.is_(True)),
             )
         )
     }
