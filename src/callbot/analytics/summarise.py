@@ -157,19 +157,17 @@ def summarise(
             sm.topics[(topic, intent)] = sm.topics.get((topic, intent), 0) + int(n)
 
     # Oriented calls: once in the total, once per sub-kind they were given (analytics/oriented.py).
-    oriented = orienting_turns()
-    for d, sv, tp, n in run(
-        select(day, svc, top, func.count(func.distinct(Call.id))).where(*where, *oriented).group_by(day, *by)
+    # One query for both: (call, sub-kind) pairs, few (a small share of the calls).
+    kinds_of: dict[int, tuple[object, object, object, set]] = {}
+    for d, sv, tp, call_id, kind in run(
+        select(day, svc, top, Call.id, Turn.intent).distinct().where(*where, *orienting_turns())
     ):
+        kinds_of.setdefault(call_id, (d, sv, tp, set()))[3].add(kind)
+    for d, sv, tp, kinds in kinds_of.values():
         for sm in g.summaries(d, sv, tp):
-            sm.oriented += int(n)
-    for d, sv, tp, kind, n in run(
-        select(day, svc, top, Turn.intent, func.count(func.distinct(Call.id)))
-        .where(*where, *oriented)
-        .group_by(day, *by, Turn.intent)
-    ):
-        for sm in g.summaries(d, sv, tp):
-            sm.oriented_kinds[kind] = sm.oriented_kinds.get(kind, 0) + int(n)
+            sm.oriented += 1
+            for kind in kinds:
+                sm.oriented_kinds[kind] = sm.oriented_kinds.get(kind, 0) + 1
 
     # A callback counts under its call's service (none without a call) and its own topic, as
     # the live filters select them.
