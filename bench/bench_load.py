@@ -142,7 +142,8 @@ class Callers:
 
 # ---- the server ----------------------------------------------------------------------------------
 
-def start_server(work: Path, port: int, script: Path, src: Path | None, extra: list[str]) -> subprocess.Popen:
+def start_server(work: Path, port: int, script: Path, src: Path | None, extra: list[str],
+                 workers: int = 1) -> subprocess.Popen:
     """`src`: run the server from another checkout's sources (main, for a baseline); the callers
     always use this checkout's simulator."""
     env = dict(os.environ, CALLBOT_DEMO_MODELS="1", CALLBOT_ALLOW_UNSIGNED="1",
@@ -154,7 +155,8 @@ def start_server(work: Path, port: int, script: Path, src: Path | None, extra: l
         env["PYTHONPATH"] = str(src)
     env.update(item.split("=", 1) for item in extra)
     log = open(work / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    return subprocess.Popen([str(BIN / "callbot"), "serve", "--port", str(port)], cwd=work, env=env,
+    return subprocess.Popen([str(BIN / "callbot"), "serve", "--port", str(port), "--workers", str(workers)],
+                            cwd=work, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -183,11 +185,43 @@ def wait_ready(url: str, proc: subprocess.Popen, warm_secs: float) -> dict:
     return health
 
 
+def server_pids(pid: int) -> list[int]:
+    """The server and its worker processes (`--workers N`), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            total += cpu_seconds(p)
+        except OSError:
+            continue
+    return total
 
 
 def machine_busy() -> tuple[float, float]:
@@ -205,7 +239,7 @@ class Sampler:
         self.rss_start = rss_mb(pid)
         self.rss_max = self.rss_start
         self._stop = threading.Event()
-        self._cpu0, self._machine0 = cpu_seconds(pid), machine_busy()
+        self._cpu0, self._machine0 = tree_cpu_seconds(pid), machine_busy()
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -218,7 +252,7 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         wall = time.monotonic() - self._t0
-        cpu = cpu_seconds(self.pid) - self._cpu0
+        cpu = tree_cpu_seconds(self.pid) - self._cpu0
         busy1, total1 = machine_busy()
         busy = (busy1 - self._machine0[0]) / max(1, total1 - self._machine0[1])
         return {"wall_s": round(wall, 1), "server_cpu_s": round(cpu, 1),
@@ -348,6 +382,7 @@ def main() -> int:
     p.add_argument("--server-src", type=Path, help="serve from this src/ (e.g. main's, for a baseline)")
     p.add_argument("--server-env", action="append", default=[], metavar="CALLBOT_X=VALUE",
                    help="a setting for the server, e.g. CALLBOT_ASR_PROFILE=fast (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (`callbot serve --workers`)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--keep-log", help="copy the server's log here")
     args = p.parse_args()
@@ -366,7 +401,7 @@ def main() -> int:
                                      ensure_ascii=False))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(work, port, script, args.server_src, args.server_env)
+        proc = start_server(work, port, script, args.server_src, args.server_env, args.workers)
         callers = None
         try:
             health = wait_ready(url, proc, args.warm_secs)
