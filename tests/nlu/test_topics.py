@@ -92,19 +92,12 @@ def test_a_town_hall_topic_without_a_sure_intent_goes_to_that_service(served: Nl
     "ma cuisine est en feu", "mon mari est tombé dans l'escalier il ne bouge plus", "la cave est inondée",
     "il y a quelqu'un qui frappe ma voisine", "il me menace avec un couteau",
     "ma grand-mère ne répond plus au téléphone depuis ce matin", "ça sent le gaz dans tout l'immeuble",
-])
-def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said: str) -> None:
-    u = served.understand(said)
-    assert (u.action, u.topic) == (Action.EMERGENCY, "urgence"), u.to_json()
-
-
-@pytest.mark.parametrize("said", [
     # categories nobody had written: self-harm, a child in danger, a recogniser's misspellings
     "j'ai envie d'en finir je veux mourir", "un petit est tout seul sur le rebord de la fenêtre du troisième",
     "ma mère est tombere elle peut pas se relevé", "il s'est effondré dans la cuisine et ne répond plus",
     "l'eau rentre par la porte du garage et ça monte vite", "il y a une odeur bizarre comme du gaz",
 ])
-def test_emergencies_beyond_the_flows_words_get_the_numbers(served: Nlu, said: str) -> None:
+def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said: str) -> None:
     u = served.understand(said)
     assert (u.action, u.topic) == (Action.EMERGENCY, "urgence"), u.to_json()
 
