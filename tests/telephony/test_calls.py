@@ -63,7 +63,8 @@ def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None
     timings = [e.data for e in row.events if e.kind == "turn.timing"]
     assert len(timings) == 2
     for t in timings:
-        stages = [t[k] for k in ("vad_ms", "turn_end_ms", "transcript_ms", "dialog_ms", "audio_ms")]
+        stages = [t[k] for k in ("input_lag_ms", "vad_ms", "turn_end_ms", "transcript_ms", "dialog_ms",
+                                 "audio_ms")]
         assert all(v is not None and v >= 0 for v in stages), t
         assert sum(stages) == pytest.approx(t["response_ms"], abs=1.0)
         assert t["ended_by"] in ("model", "words", "silence")

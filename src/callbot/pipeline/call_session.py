@@ -16,13 +16,14 @@ from loguru import logger
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.serializers.base_serializer import FrameSerializer
-from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 from pipecat.workers.runner import WorkerRunner
 
 from callbot import metrics
 from callbot.dialog.types import Reply
 from callbot.pipeline.barge_in import BargeInGate, GatedVADTurnStart
 from callbot.pipeline.dialog_processor import DialogProcessor
+from callbot.pipeline.media_transport import MediaStreamTransport
 from callbot.pipeline.playback import PlaybackMarks
 from callbot.pipeline.sms import SmsSender
 from callbot.store.calls import CallRecorder
@@ -61,7 +62,7 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     sms = SmsSender.from_settings(settings)  # None unless Twilio's API and a sender are configured
     conversation = runtime.dialog.new_conversation(caller=caller, sms=sms is not None)
 
-    transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
+    transport = MediaStreamTransport(ws, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
         serializer=serializer,
         allowed_origins=[],  # Twilio's socket has no Origin header
@@ -103,6 +104,7 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
                              marks=marks,
                              turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs,
+                             vad_stopped=lambda: (vad.stopped_at, vad.last_lag_ms, vad.last_wire_late_ms),
                              send_sms=sms.send_async if sms else None,
                              max_call_secs=settings.max_call_secs, max_speech_secs=settings.max_speech_secs,
                              max_silent_prompts=settings.max_silent_prompts)
@@ -136,5 +138,8 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
             await recorder.finish(Outcome.ABANDONED, topic=conversation.topic, intent=conversation.intent,
                                   summary=conversation.summary)
             await bus.publish("call.ended", {"call_sid": call_sid, "outcome": Outcome.ABANDONED})
-        logger.info("call {}: response latencies {}", call_sid, [round(x) for x in dialog.latencies_ms])
+        logger.info("call {}: response latencies {}; caller audio waited {:.0f} ms on average, {:.0f}"
+                    " at most, before the VAD; read off the socket up to {:.0f} ms late", call_sid,
+                    [round(x) for x in dialog.latencies_ms], vad.mean_lag_ms, vad.max_lag_ms,
+                    vad.max_wire_late_ms)
         runtime.call_ended()

@@ -72,6 +72,10 @@ class DialogProcessor(FrameProcessor):
         on_expect: told what the next caller turn should be (the recogniser narrows its grammar).
         turn_end: what ended the caller's turn and when (the turn strategy's record).
         vad_stop_secs: the VAD's stop delay, taken off the measured response time.
+        vad_stopped: when the VAD decided the caller went silent, how long the frame that told it
+            waited after the socket, and how late that frame was read off the socket
+            (speech/input_lag.py): the record starts at the caller's last sound, however late
+            the VAD's stop frame reaches this processor.
         no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
         mark_grace_secs: how long to wait for a mark's echo once the audio has left.
         send_sms: sends a text message the caller agreed to (pipeline/sms.py), off the call's path.
@@ -91,6 +95,7 @@ class DialogProcessor(FrameProcessor):
         on_expect: Callable[[str], None] | None = None,
         turn_end: Callable[[], tuple[str | None, float | None]] | None = None,
         vad_stop_secs: float = 0.0,
+        vad_stopped: Callable[[], tuple[float | None, float, float]] | None = None,
         no_audio_secs: float = 15.0,
         mark_grace_secs: float = 30.0,
         send_sms: Callable[[str, str], Awaitable[bool]] | None = None,
@@ -110,6 +115,7 @@ class DialogProcessor(FrameProcessor):
         self._turn_end = turn_end
         self.gate = gate or BargeInGate()
         self._vad_stop_secs = vad_stop_secs
+        self._vad_stopped = vad_stopped
         self._no_audio_secs = no_audio_secs
         self._mark_grace_secs = mark_grace_secs
         self._send_sms = send_sms
@@ -194,8 +200,12 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             # The VAD reports the stop `stop_secs` after the caller's last sound.
             now = time.monotonic()
-            self._caller_stopped_at = now - self._vad_stop_secs
-            self._clock = ResponseClock(vad_stop=now)
+            stopped_at, lag_ms, wire_ms = self._vad_stopped() if self._vad_stopped else (None, 0.0, 0.0)
+            if stopped_at is None or stopped_at > now:
+                stopped_at = now
+            self._caller_stopped_at = stopped_at - self._vad_stop_secs - (lag_ms + wire_ms) / 1000
+            self._clock = ResponseClock(vad_stop=stopped_at, input_lag_ms=round(lag_ms + wire_ms, 1),
+                                        stop_seen=now)
             await self.push_frame(frame, direction)
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._on_bot_started()
@@ -320,9 +330,10 @@ class DialogProcessor(FrameProcessor):
             timing = self._clock.breakdown(self._caller_stopped_at, now, self._vad_stop_secs)
             self._caller_stopped_at = None
             self._clock = ResponseClock()
-            logger.info("response {response_ms} ms: silence {vad_ms} + turn end {turn_end_ms} ({ended_by})"
-                        " + transcript {transcript_ms} + dialog {dialog_ms} + first audio {audio_ms}",
-                        **timing)
+            logger.info("response {response_ms} ms: input lag {input_lag_ms} + silence {vad_ms}"
+                        " + turn end {turn_end_ms} ({ended_by}) + transcript {transcript_ms}"
+                        " + dialog {dialog_ms} + first audio {audio_ms}; VAD stop reached the dialog"
+                        " after {stop_queued_ms}", **timing)
             self.create_task(self._rec.event("turn.timing", timing))
             self.latencies_ms.append(ms)
             self._latency_ms = ms  # stored by _record if the caller's turn is not written yet

@@ -18,6 +18,8 @@ class ResponseClock:
     `turn.timing` event and logged, so a slow answer says which stage was slow."""
 
     vad_stop: float | None = None  # the VAD reported silence (`vad_stop_secs` after the last sound)
+    input_lag_ms: float | None = None  # how long that last frame waited between the socket and the VAD
+    stop_seen: float | None = None  # the VAD's stop frame reached the dialog (queued behind audio)
     turn_end: float | None = None  # the turn strategy ended the caller's turn
     ended_by: str | None = None  # what ended it: "model", "words", "silence" (speech/turns.py)
     transcript: float | None = None  # the final transcript reached the dialog
@@ -30,6 +32,8 @@ class ResponseClock:
 
         out: dict[str, Any] = {
             "response_ms": ms(started, first_audio),
+            "input_lag_ms": self.input_lag_ms,
+            "stop_queued_ms": ms(self.vad_stop, self.stop_seen),
             "vad_ms": round(vad_stop_secs * 1000, 1) if self.vad_stop is not None else None,
             "turn_end_ms": ms(self.vad_stop, self.turn_end),
             "ended_by": self.ended_by,

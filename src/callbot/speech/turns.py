@@ -28,7 +28,6 @@ from typing import Any
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame
-from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.turns.user_start import BaseUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_stop import (
     BaseUserTurnStopStrategy,
@@ -38,7 +37,8 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from callbot.speech.shared_onnx import SharedSileroVADAnalyzer
+from callbot.speech.input_lag import MeasuredVADProcessor
+from callbot.speech.shared_onnx import GatedSileroVADAnalyzer
 
 
 @dataclass(frozen=True)
@@ -178,11 +178,11 @@ def build_hearing(
     start_strategies: list[BaseUserTurnStartStrategy] | None = None,
     hearing: HearingSettings | None = None,
     hint: WordsHint | None = None,
-) -> tuple[VADProcessor, UserTurnProcessor, float]:
+) -> tuple[MeasuredVADProcessor, UserTurnProcessor, float]:
     """The two processors that go before the recogniser, and the VAD's stop delay in seconds
     (the dialog subtracts it to time "caller stopped" → "bot answers")."""
     h = hearing or HearingSettings.from_settings(settings)
-    vad = VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(
+    vad = MeasuredVADProcessor(vad_analyzer=GatedSileroVADAnalyzer(params=VADParams(
         confidence=h.vad_confidence, start_secs=h.vad_start_secs, stop_secs=h.vad_stop_secs,
         min_volume=h.vad_min_volume,
     )))

@@ -7,11 +7,20 @@ dialog when the caller has heard a reply to the end.
 
 from __future__ import annotations
 
+import base64
 import json
 
 from loguru import logger
-from pipecat.frames.frames import Frame, InputTransportMessageFrame, OutputTransportMessageFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InputTransportMessageFrame,
+    OutputTransportMessageFrame,
+)
 from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from callbot.speech.audio import PHONE_RATE, ulaw_to_pcm16
+from callbot.speech.input_lag import StreamClock, stamp
 
 
 class TolerantTwilioSerializer(TwilioFrameSerializer):
@@ -21,6 +30,7 @@ class TolerantTwilioSerializer(TwilioFrameSerializer):
         super().__init__(stream_sid, call_sid=call_sid,
                          params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.malformed = 0
+        self._stream_clock = StreamClock()
 
     def mark(self, name: str) -> OutputTransportMessageFrame:
         """A `mark` to queue behind audio; Twilio echoes it when playback reaches it."""
@@ -39,9 +49,21 @@ class TolerantTwilioSerializer(TwilioFrameSerializer):
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
             message = json.loads(data)
+            media_event = isinstance(message, dict) and message.get("event") == "media"
+            if media_event and self._sample_rate == PHONE_RATE:
+                # The path of every 20 ms of every call: parsed once, decoded here (pipecat's own
+                # parses the JSON again and goes through a resampler that has nothing to do).
+                media = message["media"]
+                payload = media["payload"]
+                pcm = ulaw_to_pcm16(base64.b64decode(payload, validate=True)) if payload else b""
+                if not pcm:
+                    return None
+                frame = stamp(InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=PHONE_RATE))
+                self._stream_clock.note(media.get("timestamp"), frame)
+                return frame
             if isinstance(message, dict) and message.get("event") == "mark":
                 return InputTransportMessageFrame(message=message)
-            return await super().deserialize(data)
+            return stamp(await super().deserialize(data))
         except Exception as e:  # noqa: BLE001 - any decoding failure is the peer's fault
             self.malformed += 1
             if self.malformed <= 5:
