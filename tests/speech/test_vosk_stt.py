@@ -15,7 +15,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from callbot.devtools.scripted_recognizer import load_transcript_script
 from callbot.speech.errors import ModelMissingError
@@ -61,8 +61,12 @@ def test_partials_stream_and_the_turn_end_forces_one_final(vosk_model, speech_8k
 
 def test_no_final_without_the_turn_ending(vosk_model, speech_8k) -> None:  # noqa: ANN001
     stt = VoskSTTService(vosk_model)
-    down, _ = run(run_test(stt, frames_to_send=said(speech_8k + silence(2.0), end=False),
-                           pipeline_params=PHONE))
+    # At a caller's pace (100 ms of audio per 100 ms): the recogniser decodes while they talk,
+    # and its partial results come out before anything ends the turn.
+    frames = []
+    for i, frame in enumerate(said(speech_8k + silence(2.0), end=False)):
+        frames += [frame, SleepFrame(sleep=0.1)] if i % 5 == 4 else [frame]
+    down, _ = run(run_test(stt, frames_to_send=frames, pipeline_params=PHONE))
     assert transcripts(down) == []
     assert any(isinstance(f, InterimTranscriptionFrame) for f in down)
 

@@ -1,26 +1,29 @@
-"""Warm Vosk recognisers, reused from call to call.
+"""Warm Vosk recognisers, leased to calls one caller turn at a time.
 
 A dynamic-graph Vosk model (HCLr.fst + Gr.fst, as the small models are) expands its decoding graph
 lazily, and keeps what it expanded inside each recogniser. A new recogniser decodes its first
 request at 0.9 to 2.4 times real time, its fourth at 0.1 (Korean test model, 2 cores;
-`python bench/bench_speech.py` prints both). With one new recogniser per call, every caller's first question
-was answered up to two seconds late. The pool keeps recognisers when their call ends, and warms a
-spare in the background (lowest CPU priority), so a call starts with an expanded graph.
+`python bench/bench_speech.py` prints both). So recognisers are kept and reused, and a spare is
+warmed in the background (lowest CPU priority).
+
+Leased per turn, not per call (speech/vosk_stt.py): a call takes a recogniser when its caller
+starts talking and gives it back once the turn's transcript is final. Callers talk a small part of
+a call, so at 20 calls a handful of recognisers serve them all, all warm; held for whole calls,
+20 were needed, the warmer could not keep up on a busy server, and most calls decoded their first
+question cold (bench/bench_load.py). It also bounds memory by the turns in progress, not the calls.
 
 A recogniser goes back to the pool only after a forced final, which closes any utterance left
-open by a caller who hung up mid-sentence: none of their words reach the next call (tested).
+open by a caller who hung up mid-sentence: none of their words reach the next turn (tested).
 
-Sized from load: the background warmer keeps as many open-vocabulary spares as calls started in
-the last `ARRIVAL_WINDOW_SECS` (at least `spares`; issue 13: at 4 calls in the same second, the 2
-that got cold recognisers answered 4 times slower).
+Sized from load: the background warmer keeps as many open-vocabulary spares as turns started in
+the last `ARRIVAL_WINDOW_SECS` (at least `spares`, at most `keep`).
 
 Memory: the expanded graph IS the warmth, and it is big. A warm Korean-model recogniser holds
 about 60 MB, and it keeps growing with what it decodes (190 MB after 60 utterances, then flat).
-Kept forever, a pool of them made the server grow call after call. So a recogniser retires after
-`RETIRE_AFTER_CALLS` calls (a new one is warmed), and at most `keep` idle ones stay per grammar:
-the others are freed (runtime.MemoryTrimmer hands the memory back to the system). Warming costs
-about as much CPU as a few calls' decoding: idle recognisers are not dropped just because fewer
-calls arrive for a moment (py-spy: that churn kept the warming thread busy 30 % of the time).
+So a recogniser retires after `RETIRE_AFTER_USES` turns (a new one is warmed), and at most `keep`
+idle ones stay per grammar: the others are freed (runtime.MemoryTrimmer hands the memory back to
+the system). Warming costs about as much CPU as a few turns' decoding: idle recognisers are not
+dropped just because fewer calls arrive for a moment.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ def warm_at_lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICENESS)
 
 
-# Calls that started within this window are the expected arrivals of the next one: as many spares.
+# Turns that started within this window are the expected arrivals of the next one: as many spares.
 ARRIVAL_WINDOW_SECS = 5.0
-# A recogniser serves this many calls, then is freed (a new one is warmed): bounds its graph cache.
-RETIRE_AFTER_CALLS = 20
+# A recogniser serves this many turns, then is freed (a new one is warmed): bounds its graph cache.
+RETIRE_AFTER_USES = 60
 
 
 def _key(grammar: list[str] | None) -> GrammarKey:
@@ -72,7 +75,7 @@ class RecognizerPool:
     """
 
     def __init__(self, model: vosk.Model, sample_rate: int = 8000, *, keep: int = 8,
-                 spares: int = 1, retire_after: int = RETIRE_AFTER_CALLS,
+                 spares: int = 1, retire_after: int = RETIRE_AFTER_USES,
                  arrival_window: float = ARRIVAL_WINDOW_SECS) -> None:
         self._model = model
         self._rate = sample_rate
@@ -83,14 +86,14 @@ class RecognizerPool:
         self._warm_audio: Callable[[], list[bytes]] | None = None
         self._warming = False
         self._arrivals: deque[float] = deque()  # when open-vocabulary recognisers were taken
-        self.in_use = 0  # recognisers taken and not given back (calls in progress)
+        self.in_use = 0  # recognisers taken and not given back (caller turns in progress)
         self._retire_after = retire_after
         self._arrival_window = arrival_window
-        self._uses: dict[int, int] = {}  # id(recogniser) → calls it served
-        self.retired = 0  # recognisers freed after RETIRE_AFTER_CALLS calls or beyond `keep`
+        self._uses: dict[int, int] = {}  # id(recogniser) → turns it served
+        self.retired = 0  # recognisers freed after RETIRE_AFTER_USES turns or beyond `keep`
         self.built = 0  # recognisers created (for logs, tests and the bench)
         self.warmed = 0
-        self.cold_takes = 0  # times a call got a new, cold recogniser: none was ready
+        self.cold_takes = 0  # times a turn got a new, cold recogniser: none was ready
 
     def set_warm_audio(self, clips: Callable[[], list[bytes]]) -> None:
         self._warm_audio = clips
@@ -125,8 +128,22 @@ class RecognizerPool:
         if key is None and self.idle() < self.wanted_spares():
             self._warm_in_background()
         if cold:
-            logger.info("no warm recogniser ready: this call's first turns decode slower")
+            logger.info("no warm recogniser ready: this caller's turn decodes slower")
         return rec if rec is not None else self._build(grammar)
+
+    def prepare(self, grammar: list[str] | None) -> None:
+        """Build an idle recogniser for `grammar` now if none is ready (the bot is speaking: the
+        caller's turn will not wait for it)."""
+        if self.idle(grammar) > 0:
+            return
+        rec = self._build(grammar)
+        with self._lock:
+            self._idle.setdefault(_key(grammar), []).append(rec)
+
+    def discard(self) -> None:
+        """A recogniser taken from the pool failed and will not come back."""
+        with self._lock:
+            self.in_use -= 1
 
     def give(self, grammar: list[str] | None, rec: vosk.KaldiRecognizer) -> None:
         """Take a recogniser back. Call it from the thread that used it last, once it is idle."""

@@ -143,6 +143,9 @@ class VoskSTTService(STTService):
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         kwargs.setdefault("ttfs_p99_latency", 0.3)
+        # Caller audio stops here: nothing after the recogniser uses it, and each processor it
+        # crosses costs the event loop a turn per 20 ms frame and per call (bench/bench_load.py).
+        kwargs.setdefault("audio_passthrough", False)
         kwargs.setdefault("settings", STTSettings(model="vosk", language=None))
         super().__init__(**kwargs)
         self._model = model
@@ -153,8 +156,8 @@ class VoskSTTService(STTService):
                                 else VADUserStoppedSpeakingFrame)
         self._executor: ThreadPoolExecutor | None = None
         self._pool: RecognizerPool | None = None  # warm recognisers shared by the process's calls
+        # Leased from the pool for one caller turn (see `_begin_turn`), None between turns.
         self._rec: vosk.KaldiRecognizer | None = None
-        self._rec_future: Future | None = None
         self._blocks_since_partial = 0
         self._grammar: list[str] | None = None
         self._pending_grammar: list[str] | None | bool = False  # False: no change requested
@@ -168,6 +171,8 @@ class VoskSTTService(STTService):
         self._segments: list[str] = []  # text Vosk finalised on its own inside this utterance
         # Finals started at a VAD stop, not yet delivered: the turn may still go on.
         self._held: list[Future] = []
+        # Blocks of the current utterance handed to the Vosk thread, not yet known to be decoded.
+        self._blocks: deque[Future] = deque()
         self._last_partial = ""
         self._asr_secs = 0.0  # wall time in the recogniser for the current utterance
         self._asr_cpu = 0.0  # CPU time of the same (wall minus waiting for a core)
@@ -193,12 +198,12 @@ class VoskSTTService(STTService):
             logger.debug("Vosk model has no dynamic graph: expectation {} stays open vocabulary", kind)
             wanted = None
         if wanted == self._grammar and self._pending_grammar is False:
-            return  # the recogniser in use already listens this way
+            return  # the next turn already listens this way
         self._pending_grammar = wanted
-        if self._executor is not None and not self._in_turn:
-            # Built now, while the bot speaks, not when the caller starts (about 0.1 s of decoding
-            # time the caller's turn would otherwise start behind).
-            self._executor.submit(self._apply_pending_grammar)
+        if self._executor is not None and self._pool is not None and wanted is not None:
+            # A recogniser for this grammar is built now, while the bot speaks, if the pool has
+            # none: not when the caller starts (about 0.1 s their turn would start behind).
+            self._executor.submit(self._pool.prepare, wanted)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
@@ -207,27 +212,12 @@ class VoskSTTService(STTService):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosk")
         self._block_bytes = int(self.sample_rate * BLOCK_SECS) * 2
         self._preroll_bytes = int(self.sample_rate * PREROLL_SECS) * 2
+        # No recogniser is held for the whole call: one is leased from the pool when the caller
+        # starts a turn and given back once the turn's transcript is final. A caller talks a
+        # small part of a call, so a few warm recognisers serve many calls, and none of them
+        # starts a turn cold (issue 13: with one per call, most calls at 20 got a cold one and
+        # decoded their first question slower than real time).
         self._pool = recognizer_pool(self._model, self.sample_rate)
-        # Taken in the call's Vosk thread without awaiting it (a cold one takes about 75 ms to
-        # build): the StartFrame, and so the greeting, must not wait. Audio that comes first is
-        # kept as pre-roll.
-        self._rec_future = self._executor.submit(self._new_recognizer, None)
-        self._rec_future.add_done_callback(self._recognizer_ready)
-
-    def _recognizer_ready(self, future) -> None:  # noqa: ANN001
-        if future.exception() is None:
-            self._rec = future.result()
-        else:
-            logger.error("Vosk recogniser could not be created: {}", future.exception())
-
-    async def _recognizer(self) -> vosk.KaldiRecognizer | None:
-        """The recogniser, once its creation (started in `start`) has finished."""
-        if self._rec is None and self._rec_future is not None:
-            try:
-                self._rec = await asyncio.wrap_future(self._rec_future)
-            except Exception:  # already logged by _recognizer_ready
-                return None
-        return self._rec
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
@@ -250,6 +240,8 @@ class VoskSTTService(STTService):
             executor.shutdown(wait=False)
 
     def _release_recognizer(self) -> None:
+        if self._in_turn:
+            return  # the caller started a new turn meanwhile: it goes on with this recogniser
         rec, self._rec = self._rec, None
         if rec is not None and self._pool is not None:
             self._pool.give(self._grammar, rec)
@@ -272,7 +264,7 @@ class VoskSTTService(STTService):
         await super().process_frame(frame, direction)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-        if self._rec is None or not self._in_turn:
+        if not self._in_turn:
             self._keep_preroll(audio)
             yield None
             return
@@ -282,18 +274,31 @@ class VoskSTTService(STTService):
             return
         block = bytes(self._buffer)
         self._buffer.clear()
-        try:
-            partial = await self._in_thread(self._accept, block)
-        except Exception as e:  # a recogniser failure loses this turn, never the call
-            await self._recover(e)
-            yield None
-            return
+        # Not awaited: the call's single Vosk thread decodes blocks in order while this processor
+        # goes on with the next frames. Awaiting each block cost a turn of the event loop per
+        # 100 ms of speech; at 20 calls a turn took 50 ms or more, decoding fell behind real time
+        # and the caller's end of speech queued behind their audio here for seconds.
+        self._blocks.append(self._executor.submit(self._accept, block))
+        partial = await self._reap_blocks()
         if partial and partial != self._last_partial:
             self._last_partial = partial
             yield InterimTranscriptionFrame(partial, self._user_id, time_now_iso8601(),
                                             result={"partial": partial})
         else:
             yield None
+
+    async def _reap_blocks(self) -> str:
+        """The latest partial text of the blocks decoded so far ("" if none); a failed block
+        loses the turn (see `_recover`), never the call."""
+        partial = ""
+        while self._blocks and self._blocks[0].done():
+            future = self._blocks.popleft()
+            if future.exception() is not None:
+                self._blocks.clear()
+                await self._recover(future.exception())
+                return ""
+            partial = future.result() or partial
+        return partial
 
     def _keep_preroll(self, audio: bytes) -> None:
         self._preroll.append(audio)
@@ -302,19 +307,18 @@ class VoskSTTService(STTService):
             size -= len(self._preroll.popleft())
 
     async def _begin_turn(self) -> None:
-        if await self._recognizer() is None:
+        if self._executor is None:
             return
         preroll = b"".join(self._preroll)
         self._preroll.clear()
         self._in_turn = True
-        try:
-            await self._in_thread(self._start_utterance, preroll)
-        except Exception as e:
-            await self._recover(e)
+        # Not awaited either (a cold recogniser takes about 75 ms to build): the blocks that follow
+        # queue behind it in the call's Vosk thread.
+        self._blocks.append(self._executor.submit(self._start_utterance, preroll))
 
     def _start_early_final(self) -> None:
         """Finish the utterance in the Vosk thread now, without waiting for it (see module doc)."""
-        if self._rec is None or not self._in_turn or self._executor is None:
+        if not self._in_turn or self._executor is None:
             return
         tail = bytes(self._buffer)
         self._buffer.clear()
@@ -349,13 +353,22 @@ class VoskSTTService(STTService):
         return next(self._transcripts, default)
 
     async def _finalize(self) -> None:
+        if self._blocks:  # decoded before the finals below (same thread)
+            await asyncio.wait([asyncio.wrap_future(f) for f in self._blocks])
+            partial = await self._reap_blocks()
+            if partial and partial != self._last_partial:  # known only now: still before the final
+                await self.push_frame(InterimTranscriptionFrame(partial, self._user_id, time_now_iso8601(),
+                                                                result={"partial": partial}))
         parts, self._held = self._held, []
-        if self._rec is not None and self._in_turn and self._executor is not None:
+        if self._in_turn and self._executor is not None:
             tail = bytes(self._buffer)
             self._buffer.clear()
             parts.append(self._executor.submit(self._final, tail))
             # A turn cut by the stop timeout while the caller still talks goes on as a new utterance.
             self._in_turn = self._vad_speaking
+        if not self._in_turn and self._executor is not None:
+            # Queued behind the finals: the recogniser goes back once they are done.
+            self._executor.submit(self._release_recognizer)
         if not parts:
             return
         try:
@@ -397,14 +410,9 @@ class VoskSTTService(STTService):
         self._buffer.clear()
         self._segments.clear()
         self._held.clear()
-        self._pending_grammar = False
-        self._rec = None  # not given back: it just failed
-        if self._executor is not None:
-            try:
-                self._rec = await self._in_thread(self._new_recognizer, None)
-            except Exception:
-                logger.exception("Vosk could not restart: no more transcripts in this call")
-                self._rec = None
+        if self._rec is not None and self._pool is not None:
+            self._pool.discard()  # not given back: it just failed; the next turn leases another
+        self._rec = None
 
     # -- recogniser (runs in the call's worker thread) --------------------------------------
     async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
@@ -412,33 +420,17 @@ class VoskSTTService(STTService):
             raise RuntimeError("VoskSTTService used before start()")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def _new_recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
-        """A recogniser for `grammar` from the pool; the one in use (idle between utterances)
-        goes back to it."""
-        rec = self._pool.take(grammar)
-        old, old_grammar = self._rec, self._grammar
-        self._grammar = grammar
-        if old is not None and old is not rec:
-            self._pool.give(old_grammar, old)
-        return rec
-
-    def _apply_pending_grammar(self) -> None:
-        if self._pending_grammar is False or self._in_turn:
-            return  # the next utterance's start applies it
-        wanted = self._pending_grammar
-        try:
-            self._rec = self._new_recognizer(wanted or None)
-        except Exception:  # the next utterance's start tries again and reports
-            logger.exception("Vosk: could not prepare the recogniser for the next turn")
-            return
-        if self._pending_grammar == wanted:
-            self._pending_grammar = False
-
     def _start_utterance(self, preroll: bytes) -> None:
         t0, c0 = time.perf_counter(), time.thread_time()
         if self._pending_grammar is not False:
-            self._rec = self._new_recognizer(self._pending_grammar or None)
+            wanted = self._pending_grammar or None
             self._pending_grammar = False
+            if self._rec is not None and wanted != self._grammar:
+                self._pool.give(self._grammar, self._rec)
+                self._rec = None
+            self._grammar = wanted
+        if self._rec is None:
+            self._rec = self._pool.take(self._grammar)
         self._segments.clear()
         self._asr_secs = self._asr_cpu = 0.0
         if preroll:
