@@ -5,8 +5,7 @@ A scikit-learn model (word 1-2-grams + character 3-5-grams, TF-IDF, a linear SVM
 calibrated into probabilities by 3-fold cross-validation: the confidence) trained on the
 public-service sheets' questions (nlu_data.py), the flows' examples, and everyday talk as a "none"
 class. Labels are topic ids, or `hors_mairie/<intent>` for the outside body whose validated answer
-says who handles it. Rows are weighted so the few town-hall topics are not drowned by the many
-outside-body sheets (TOPIC_BALANCE), and a topic's confidence is the sum of its labels'.
+says who handles it. A topic's confidence is the sum of its labels'.
 
 Built once and cached under var/nlu/ keyed on everything it depends on (package version, mapping,
 the flows' examples, library and code versions): a server or `callbot nlu` start loads it in well
@@ -30,7 +29,7 @@ from callbot.dialog.nlu_background import BACKGROUND
 from callbot.dialog.nlu_data import FichesError, Row, fiches_rows, find_package, inputs_digest
 from callbot.dialog.normalize import normalize
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 NONE_LABEL = "__none__"  # everyday talk: no topic at all
 # A flows example weighs as much as this many sheet rows: the flows are few but say how callers
 # speak on the phone and what this commune's intents are.
@@ -39,9 +38,10 @@ DEFAULT_CACHE = Path("var/nlu")
 # Each topic's rows weigh (rows per topic on average / this topic's rows) ** TOPIC_BALANCE: the
 # sheets are four fifths outside bodies, the calls mostly town-hall business; 0 keeps the sheets'
 # proportions, 1 gives every topic the same total weight.
-# 0.3: on the development folds (bench/dev_topic_folds.py) 0.5 and 0.3 gave the town-hall topics the
-# same recall back, 0.3 losing less on the outside bodies.
-TOPIC_BALANCE = 0.3
+# 0: on the development folds (bench/dev_topic_folds.py) 0.3 and 0.5 won back a few town-hall
+# titles but cost outside-body ones, and spoken requests to outside bodies lost their confidence
+# ("ma carte vitale", "une reconnaissance de dette" read as the town hall's): off, kept as a knob.
+TOPIC_BALANCE = 0.0
 
 
 def split_label(label: str) -> tuple[str | None, str | None]:
