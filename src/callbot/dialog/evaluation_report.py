@@ -25,7 +25,7 @@ from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 SPOKEN_SET = DATA / "nlu_eval.jsonl"
-EMERGENCY_BLIND_SET = DATA / "emergency_blind.jsonl"
+EMERGENCY_BLIND_SET = DATA / "emergency_blind2.jsonl"  # (emergency_blind.jsonl: development data now)
 TARGETS = {"a": {"topic_accuracy": 0.92, "hors_mairie": 0.90, "confident_wrong_rate": 0.02},
            "b": {"topic_accuracy": 0.95}, "c": {"topic_accuracy": 0.85}}
 KEYS = ("topic_accuracy", "out_of_scope_recall", "confident_wrong_rate", "ms_per_utterance")
