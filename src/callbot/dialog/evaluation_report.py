@@ -6,7 +6,8 @@
 (b) the project's own spoken-style set (tests/data/nlu_eval.jsonl);
 (c) set (b) under simulated recogniser noise (25 % by default);
 (d) emergencies described by people on public pages, collected after the emergency net was last
-    changed (tests/data/emergency_blind.jsonl): recall, and false alarms on look-alike questions.
+    changed (tests/data/emergency_blind2.jsonl; the first one is development data now): recall, and
+    false alarms on look-alike questions.
 For each: topic accuracy, per-topic accuracy, out-of-scope recall, confident-wrong rate, time per
 utterance; plus the served model's size, build time and extra memory.
 """
