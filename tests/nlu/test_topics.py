@@ -23,9 +23,10 @@ from tests.conftest import OPEN_TUESDAY
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-# Measured once on the blind emergency set at the end of issue 10's work (see its report).
-BLIND_RECALL_FLOOR = 0.90  # 58 of 64 (90.6 %), measured once
-BLIND_FALSE_ALARM_CEILING = 0.13  # 6 of 47 look-alikes (12.8 %)
+# Measured once on the second blind emergency set (emergency_blind2.jsonl), collected before the net
+# was last changed (see issue 10's report); the first blind set is development data now.
+BLIND_RECALL_FLOOR = 0.86  # 45 of 52 (86.5 %), measured once
+BLIND_FALSE_ALARM_CEILING = 0.37  # 7 of 19 look-alikes (36.8 %)
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +97,10 @@ def test_a_town_hall_topic_without_a_sure_intent_goes_to_that_service(served: Nl
     "j'ai envie d'en finir je veux mourir", "un petit est tout seul sur le rebord de la fenêtre du troisième",
     "ma mère est tombere elle peut pas se relevé", "il s'est effondré dans la cuisine et ne répond plus",
     "l'eau rentre par la porte du garage et ça monte vite", "il y a une odeur bizarre comme du gaz",
+    # categories broadened in issue 10's second pass: fuel smells, a child shut in a car, other
+    # words for wanting to die, water to the knees
+    "ça sent l'essence dans toute la cage d'escalier", "le petit est enfermé dans la voiture au soleil",
+    "je préférerais être mort", "on a de l'eau jusqu'aux genoux dans le salon",
 ])
 def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said: str) -> None:
     u = served.understand(said)
@@ -108,6 +113,9 @@ def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said:
     "le détecteur de fumée est-il obligatoire dans un logement loué",
     "faut-il une autorisation pour tirer un feu d'artifice à la fête du village",
     "que faire en cas d'incendie dans la salle des fêtes",
+    "le brûlage des végétaux est-il autorisé en automne",
+    "mon détecteur de fumée bipe, les piles sont faibles",
+    "ma cave a été inondée l'hiver dernier, comment être indemnisé",
 ])
 def test_town_hall_business_sharing_alarm_words_is_no_emergency(served: Nlu, said: str) -> None:
     assert served.understand(said).action != Action.EMERGENCY
@@ -121,13 +129,16 @@ def _recall(nlu: Nlu, path: Path) -> float:
 
 
 def test_real_emergency_descriptions_are_caught(served: Nlu) -> None:
-    # All three sets are people's words from public pages (source URLs in the files). The patterns
-    # were written on dev and dev2 (dev2 was the first held-out set: once looked at, it is dev).
-    # The blind set was collected before the last change to the net and measured once at the end;
-    # its floor here is that measurement, so a regression shows.
+    # All four sets are people's words from public pages (source URLs in the files). The patterns
+    # were written on dev, dev2 and the first blind set (each, once looked at, became development
+    # data: 63 of 64 and no look-alike alarmed there now). The second blind set was collected before
+    # the last change to the net and measured once at the end; its floor here is that measurement,
+    # so a regression shows.
     assert _recall(served, DATA / "emergency_dev.jsonl") >= 0.95
     assert _recall(served, DATA / "emergency_dev2.jsonl") >= 0.95
-    blind = emergency_scores(served, DATA / "emergency_blind.jsonl")
+    first = emergency_scores(served, DATA / "emergency_blind.jsonl")
+    assert first["recall"] >= 0.98 and first["false_alarm_rate"] == 0.0, first
+    blind = emergency_scores(served, DATA / "emergency_blind2.jsonl")
     assert blind["recall"] >= BLIND_RECALL_FLOOR, blind["missed"]
     assert blind["false_alarm_rate"] <= BLIND_FALSE_ALARM_CEILING, blind["false_alarms"]
 
