@@ -50,7 +50,7 @@ CALLS = Counter("callbot_calls", "Media streams (bot conversations) started in t
 RESPONSE = Histogram("callbot_response_seconds", "Caller's last sound to the bot's first audio, per turn",
                      buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0),
                      registry=REGISTRY)
-# Caller audio's wait between the socket and the VAD (speech/input_lag.py): a frame or two at most.
+# Caller audio's wait between the socket and the VAD (pipeline/input_lag.py): a frame or two at most.
 INPUT_LAG = Histogram("callbot_input_lag_seconds", "Caller audio read off the socket to seen by the VAD",
                       buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56),
                       registry=REGISTRY)

@@ -144,7 +144,8 @@ def test_a_call_on_one_process_shows_live_in_the_console_of_the_other(
         assert elsewhere[("callbot_calls_in_progress", ())] == 0  # each process counts its own
         after = scrape(phone_url)
         assert after[("callbot_calls_in_progress", ())] == 0 and after[("callbot_calls_total", ())] == 1
-        assert after[("callbot_recognizers_built_total", ())] >= 1
+        # The caller never spoke: no recogniser was leased for the call (speech/recognizers.py).
+        assert after[("callbot_recognizers_built_total", ())] == 0
     finally:
         stop.set()
         for proc in procs:

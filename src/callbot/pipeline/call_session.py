@@ -23,6 +23,7 @@ from callbot import metrics
 from callbot.dialog.types import Reply
 from callbot.pipeline.barge_in import BargeInGate, GatedVADTurnStart
 from callbot.pipeline.dialog_processor import DialogProcessor
+from callbot.pipeline.input_lag import MeasuredVADProcessor
 from callbot.pipeline.media_transport import MediaStreamTransport
 from callbot.pipeline.playback import PlaybackMarks
 from callbot.pipeline.sms import SmsSender
@@ -78,7 +79,8 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     # default (3 s without audio ends the utterance) would drop it.
     tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)
     gate = BargeInGate()
-    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)], hint=hint)
+    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)], hint=hint,
+                                              vad_processor=MeasuredVADProcessor)
 
     ended = False
 

@@ -74,7 +74,7 @@ class DialogProcessor(FrameProcessor):
         vad_stop_secs: the VAD's stop delay, taken off the measured response time.
         vad_stopped: when the VAD decided the caller went silent, how long the frame that told it
             waited after the socket, and how late that frame was read off the socket
-            (speech/input_lag.py): the record starts at the caller's last sound, however late
+            (pipeline/input_lag.py): the record starts at the caller's last sound, however late
             the VAD's stop frame reaches this processor.
         no_audio_secs: a segment with no audio at all after this is given up (a TTS failure).
         mark_grace_secs: how long to wait for a mark's echo once the audio has left.

@@ -23,7 +23,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from callbot.speech.input_lag import stamp_at
+from callbot.pipeline.input_lag import stamp_at
 
 
 class DirectAudioInput(FastAPIWebsocketInputTransport):

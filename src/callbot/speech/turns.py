@@ -28,6 +28,7 @@ from typing import Any
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame
+from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.turns.user_start import BaseUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_stop import (
     BaseUserTurnStopStrategy,
@@ -37,7 +38,6 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from callbot.speech.input_lag import MeasuredVADProcessor
 from callbot.speech.shared_onnx import GatedSileroVADAnalyzer
 
 
@@ -178,11 +178,12 @@ def build_hearing(
     start_strategies: list[BaseUserTurnStartStrategy] | None = None,
     hearing: HearingSettings | None = None,
     hint: WordsHint | None = None,
-) -> tuple[MeasuredVADProcessor, UserTurnProcessor, float]:
+    vad_processor: type[VADProcessor] = VADProcessor,
+) -> tuple[VADProcessor, UserTurnProcessor, float]:
     """The two processors that go before the recogniser, and the VAD's stop delay in seconds
     (the dialog subtracts it to time "caller stopped" → "bot answers")."""
     h = hearing or HearingSettings.from_settings(settings)
-    vad = MeasuredVADProcessor(vad_analyzer=GatedSileroVADAnalyzer(params=VADParams(
+    vad = vad_processor(vad_analyzer=GatedSileroVADAnalyzer(params=VADParams(
         confidence=h.vad_confidence, start_secs=h.vad_start_secs, stop_secs=h.vad_stop_secs,
         min_volume=h.vad_min_volume,
     )))

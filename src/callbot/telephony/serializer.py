@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -19,8 +20,12 @@ from pipecat.frames.frames import (
 )
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from callbot.speech.audio import PHONE_RATE, ulaw_to_pcm16
-from callbot.speech.input_lag import StreamClock, stamp
+from callbot.pipeline.input_lag import StreamClock, stamp
+
+with warnings.catch_warnings():
+    # Deprecated from 3.11; pipecat depends on `audioop-lts`, which takes over on 3.13+.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 
 class TolerantTwilioSerializer(TwilioFrameSerializer):
@@ -50,15 +55,15 @@ class TolerantTwilioSerializer(TwilioFrameSerializer):
         try:
             message = json.loads(data)
             media_event = isinstance(message, dict) and message.get("event") == "media"
-            if media_event and self._sample_rate == PHONE_RATE:
+            if media_event and self._sample_rate == self._twilio_sample_rate:
                 # The path of every 20 ms of every call: parsed once, decoded here (pipecat's own
                 # parses the JSON again and goes through a resampler that has nothing to do).
                 media = message["media"]
                 payload = media["payload"]
-                pcm = ulaw_to_pcm16(base64.b64decode(payload, validate=True)) if payload else b""
+                pcm = audioop.ulaw2lin(base64.b64decode(payload, validate=True), 2) if payload else b""
                 if not pcm:
                     return None
-                frame = stamp(InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=PHONE_RATE))
+                frame = stamp(InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate))
                 self._stream_clock.note(media.get("timestamp"), frame)
                 return frame
             if isinstance(message, dict) and message.get("event") == "mark":
