@@ -411,7 +411,7 @@ class VoskSTTService(STTService):
         self._segments.clear()
         self._held.clear()
         if self._rec is not None and self._pool is not None:
-            self._pool.discard()  # not given back: it just failed; the next turn leases another
+            self._pool.discard(self._grammar)  # not given back: it just failed; the next turn leases another
         self._rec = None
 
     # -- recogniser (runs in the call's worker thread) --------------------------------------
