@@ -415,11 +415,6 @@ class VoskSTTService(STTService):
         self._rec = None
 
     # -- recogniser (runs in the call's worker thread) --------------------------------------
-    async def _in_thread(self, fn, *args: Any) -> Any:  # noqa: ANN001, ANN401
-        if self._executor is None:
-            raise RuntimeError("VoskSTTService used before start()")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
     def _start_utterance(self, preroll: bytes) -> None:
         t0, c0 = time.perf_counter(), time.thread_time()
         if self._pending_grammar is not False:
