@@ -97,6 +97,8 @@ def _caller_process(tasks: Any, results: Any, ready: Any, go: Any, start_at: Any
                          # The caller spoke over the greeting: the "response" is the greeting's rest.
                          "over_bot": bool(turn and turn.bot_was_speaking),
                          "caller_end": time.time(), "underruns_ms": s.underruns_ms,
+                         "underruns_at_ms": s.underruns_at_ms,
+                         "turn_ended_at_ms": turn.ended_at_ms if turn else None,
                          "duration_s": s.duration_seconds, "pacing_late_ms": s.pacing_max_late_ms,
                          "timeouts": s.timeouts, "error": None,
                          # Admission control: no stream, the webhook sent the caller to people.
@@ -290,6 +292,10 @@ def summarise(mode: str, results: list[dict], usage: dict) -> dict:
     over_bot = sum(1 for r in ok if r["over_bot"])
     to_people = sum(1 for r in ok if r.get("to_people"))
     gaps = [g for r in ok for g in r["underruns_ms"] if g > GAP_LIMIT_MS]
+    # Whether each gap fell in the greeting (before the caller's turn) or in the answer.
+    in_greeting = sum(1 for r in ok
+                      for g, at in zip(r["underruns_ms"], r.get("underruns_at_ms", []), strict=False)
+                      if g > GAP_LIMIT_MS and at < (r.get("turn_ended_at_ms") or float("inf")))
     minutes = sum(r["duration_s"] for r in ok) / 60
     ends = sorted(r["caller_end"] for r in ok)
     out = {
@@ -299,6 +305,7 @@ def summarise(mode: str, results: list[dict], usage: dict) -> dict:
         "sent_to_people": to_people,
         "no_greeting": len(ok) - len(greetings),
         "gaps_over_100ms": len(gaps), "longest_gap_ms": max(gaps, default=0.0),
+        "gaps_in_greeting": in_greeting,
         "client_pacing_max_late_ms": max((r["pacing_late_ms"] for r in ok), default=None),
         "server_cpu_s_per_call_minute": round(usage["server_cpu_s"] / minutes, 2) if minutes else None,
         "load_average": os.getloadavg(), **usage,
@@ -339,7 +346,8 @@ def show(r: dict) -> None:
           f"without reply {r['without_reply']}; sent straight to people (beyond capacity) "
           f"{r['sent_to_people']}; spoke over a late greeting {r['spoke_over_bot']}"
           + (f"; callers finished within {r['finish_spread_s']} s" if "finish_spread_s" in r else ""))
-    print(f"   gaps > {GAP_LIMIT_MS:.0f} ms inside bot speech: {r['gaps_over_100ms']} (longest "
+    print(f"   gaps > {GAP_LIMIT_MS:.0f} ms inside bot speech: {r['gaps_over_100ms']} "
+          f"({r['gaps_in_greeting']} in greetings; longest "
           f"{r['longest_gap_ms']} ms); client pacing max late {r['client_pacing_max_late_ms']} ms")
     print(f"   server CPU {r['server_cpu_s']} s over {r['wall_s']} s ({r['server_cpu_pct']} %), "
           f"{r['server_cpu_s_per_call_minute']} CPU-s per minute of call; "

@@ -18,6 +18,9 @@ import pytest
 # The tests' servers take unsigned Twilio webhooks (as `make run-test-models` does); the tests of
 # signatures and of the refusal without a token set their own Settings (tests/security/).
 os.environ.setdefault("CALLBOT_ALLOW_UNSIGNED", "1")
+# A test server keeps two warm recognisers, not a burst's twelve: warming the others in the
+# background would compete with the real-time calls of the suite (speech/recognizers.py).
+os.environ.setdefault("CALLBOT_ASR_READY_RECOGNIZERS", "2")
 
 REPO = Path(__file__).resolve().parents[1]
 PARIS = ZoneInfo("Europe/Paris")

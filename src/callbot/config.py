@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Recognisers warmed at start-up (speech/recognizers.py): a cold one decodes a caller's first
     # question slower than real time. One more is warmed in the background whenever none is spare.
     asr_warm_recognizers: int = Field(default=2, ge=0, le=16)
+    # Warm recognisers kept in all (idle or in a caller's turn), the rest warmed in the background
+    # after start-up: as many callers as this can start talking in the same second without one
+    # decoding cold (about 60 to 190 MB each; speech/recognizers.py).
+    asr_ready_recognizers: int = Field(default=12, ge=0, le=64)
     # Vosk search settings (speech/decoding_profile.py): "model" (the model's own) or "fast".
     asr_profile: Literal["model", "fast"] = "model"
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the

@@ -250,6 +250,7 @@ def load_speech(runtime: Runtime) -> None:
     pool = recognizer_pool(runtime.asr_model)
     pool.set_warm_audio(_warm_up_speech(runtime.voice))
     _timed(runtime, "asr_warm_up", pool.warm, s.asr_warm_recognizers)
+    pool.set_spares(s.asr_ready_recognizers)  # the others are warmed in the background
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     pruned = runtime.prompts.prune_learned()
     if pruned:

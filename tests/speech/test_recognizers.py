@@ -98,3 +98,24 @@ def test_a_recogniser_retires_after_its_calls_and_idle_ones_are_bounded(vosk_mod
     for r in wave:
         pool.give(None, r)
     assert pool.idle() == 2 and pool.retired == 2
+
+
+def test_callers_starting_together_each_get_a_warm_recogniser(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    """CALLBOT_ASR_READY_RECOGNIZERS: the pool warms that many in the background before any
+    caller talks, so a burst of callers starting in the same second finds none cold, and a spare
+    is still ready while they all talk."""
+    pool = RecognizerPool(vosk_model)
+    pool.set_warm_audio(lambda: [speech_8k[:8000]])
+    pool.set_spares(3)
+    deadline = time.monotonic() + 90  # a shared, busy CI machine
+    while pool.idle() < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (pool.idle(), pool.warmed) == (3, 3)
+    burst = [pool.take() for _ in range(3)]
+    assert pool.cold_takes == 0  # every caller of the burst decodes warm
+    while pool.idle() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.idle() == 1  # the next caller too, without keeping a second full set
+    for rec in burst:
+        pool.give(None, rec)
+    assert pool.idle() == 4 and pool.in_use == 0

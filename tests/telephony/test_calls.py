@@ -49,6 +49,11 @@ def test_a_caller_is_greeted_answered_and_the_call_resolved(live_server) -> None
     assert summary.turns[0].first_audio_ms is not None
     assert summary.violations == []
     assert summary.marks_echoed == summary.marks_sent_by_server > 0
+    # The greeting's segments (hello and disclosure, then the invitation) play without the line
+    # running dry in between, although the invitation waits for the disclosure's echo.
+    greeting_end = summary.turns[0].ended_at_ms
+    assert [g for g, at in zip(summary.underruns_ms, summary.underruns_at_ms, strict=True)
+            if at < greeting_end] == []
     assert summary.hung_up_by == "server"
     assert summary.outcome["verb"] == "hangup"
 

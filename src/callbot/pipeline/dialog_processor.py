@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from callbot.dialog.types import Prompt, Reply, SmsLink
 from callbot.pipeline.barge_in import BargeInGate
-from callbot.pipeline.playback import PlaybackMarks, segments, still_to_say
+from callbot.pipeline.playback import PlaybackMarks, pause_frame, segments, still_to_say
 from callbot.pipeline.response_clock import ResponseClock
 
 
@@ -109,6 +109,7 @@ class DialogProcessor(FrameProcessor):
         self._rec = recorder
         self._on_end = on_end
         self._marks = marks
+        self._out_rate = 0  # the output's sample rate, from the StartFrame
         self._on_expect = on_expect
         # What ended the caller's turn and when (the turn strategy knows; the stop frame reaches
         # this processor only after the recogniser's final, so its arrival time would be late).
@@ -150,6 +151,7 @@ class DialogProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
 
         if isinstance(frame, StartFrame):
+            self._out_rate = frame.audio_out_sample_rate
             await self.push_frame(frame, direction)
             if self._max_call_secs:
                 self._call_limit_task = self.create_task(self._limit_after(self._max_call_secs, "time_limit"))
@@ -312,6 +314,8 @@ class DialogProcessor(FrameProcessor):
             mark = self._marks.make(self._awaited_mark)
             mark.interruptible = self._segment_interruptible  # survives a barge-in with its audio
             await self.push_frame(mark)
+            if self._pending and self._out_rate:
+                await self.push_frame(pause_frame(self._out_rate))  # see playback.SEGMENT_PAUSE_SECS
         self._arm_watchdog(self._no_audio_secs)
 
     async def _segment_heard(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, OutputAudioRawFrame
 
 from callbot.dialog.types import Prompt
 
@@ -19,6 +19,20 @@ class PlaybackMarks:
 
     make: Callable[[str], Frame]
     echo: Callable[[Frame], str | None]
+
+
+# The pause between two segments, sent as silence right behind the first one's mark. The next
+# segment is only decided once that mark is echoed (the caller may have spoken over the
+# disclosure): on a busy server the echo, the decision and the first audio of the next segment
+# took 100-160 ms, which the caller heard as playback running dry (bench/bench_load.py "gaps").
+# With the pause already queued, the next segment arrives while the pause plays.
+SEGMENT_PAUSE_SECS = 0.2
+
+
+def pause_frame(sample_rate: int, secs: float = SEGMENT_PAUSE_SECS) -> OutputAudioRawFrame:
+    """Silence to play between two segments (PCM16 mono at the output rate)."""
+    return OutputAudioRawFrame(audio=bytes(2 * int(sample_rate * secs)), sample_rate=sample_rate,
+                               num_channels=1)
 
 
 def segments(prompts: list[Prompt]) -> list[list[Prompt]]:

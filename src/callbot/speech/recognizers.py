@@ -15,8 +15,12 @@ question cold (bench/bench_load.py). It also bounds memory by the turns in progr
 A recogniser goes back to the pool only after a forced final, which closes any utterance left
 open by a caller who hung up mid-sentence: none of their words reach the next turn (tested).
 
-Sized from load: the background warmer keeps as many open-vocabulary spares as turns were in
-progress at once in the last `ARRIVAL_WINDOW_SECS` (at least `spares`, at most `keep`).
+Sized for a burst: `spares` open-vocabulary recognisers are kept warm in all (idle or in a turn,
+CALLBOT_ASR_READY_RECOGNIZERS), so that many callers who start talking in the same second each
+get a warm one; measured with 12 callers stopping together (bench/bench_load.py --mode burst):
+responses p95 8.0 s with 2 warm at start-up, 3.2 s with 12. Beyond that, the background warmer
+keeps as many idle spares as turns were in progress at once in the last `ARRIVAL_WINDOW_SECS`
+(at most `keep`).
 
 Memory: the expanded graph IS the warmth, and it is big. A warm Korean-model recogniser holds
 about 60 MB, and it keeps growing with what it decodes (190 MB after 60 utterances, then flat).
@@ -58,7 +62,9 @@ def warm_at_lower_priority() -> None:
 # The most turns in progress at once within this window are the expected next wave: as many spares.
 ARRIVAL_WINDOW_SECS = 60.0
 # A recogniser serves this many turns, then is freed (a new one is warmed): bounds its graph cache.
-RETIRE_AFTER_USES = 60
+# Measured on the Korean model with French speech: 60 MB when warm, about 125 MB after 10 turns,
+# 185 MB after 20, 290 MB after 80 (malloc_trim gives none of it back; freeing the recogniser does).
+RETIRE_AFTER_USES = 30
 
 
 def _key(grammar: list[str] | None) -> GrammarKey:
@@ -101,20 +107,24 @@ class RecognizerPool:
         self._warm_audio = clips
 
     def set_spares(self, spares: int) -> None:
-        """Keep at least this many warm open-vocabulary recognisers ready (warmed in the background)."""
+        """Keep this many warm open-vocabulary recognisers in all, idle or in a caller's turn
+        (the rest are warmed in the background, one at a time)."""
         self._spares = spares
+        self._keep = max(self._keep, spares)
         self._warm_in_background()
 
     def wanted_spares(self) -> int:
-        """Spares to keep ready now: as many as turns were in progress at once lately (the next
-        wave may be as big), at least `spares`, at most `keep`. Counting every turn taken instead
-        made a test suite of short calls warm recogniser after recogniser (6.7 GB, twice as slow)."""
+        """Idle spares to keep ready now: what `spares` asks beyond the turns in progress (at
+        least one), or as many as turns were in progress at once lately (the next wave may be as
+        big, at most `keep`). Counting every turn taken instead made a test suite of short calls
+        warm recogniser after recogniser (6.7 GB, twice as slow)."""
         now = time.monotonic()
         with self._lock:
             while self._arrivals and self._arrivals[0][0] < now - self._arrival_window:
                 self._arrivals.popleft()
             peak = max((n for _, n in self._arrivals), default=0)
-            return max(self._spares, min(self._keep, peak))
+            ready = max(self._spares - self._open_in_use, min(self._spares, 1))
+            return max(ready, min(self._keep, peak))
 
     def idle(self, grammar: list[str] | None = None) -> int:
         with self._lock:

@@ -345,8 +345,10 @@ class _MediaCall:
         s.bot_audio_spans_ms = [[round((a - t0) * 1000, 1), round((b - t0) * 1000, 1)]
                                 for a, b in self.playout.spans(SPAN_GAP_MS / 1000)]
         begins = [turn["begin"] for turn in self.caller_turns]
-        s.underruns_ms = [round((back - dry) * 1000, 1) for dry, back in self.playout.dry_spells
-                          if not any(dry <= b <= back for b in begins)]
+        inside = [(dry, back) for dry, back in self.playout.dry_spells
+                  if not any(dry <= b <= back for b in begins)]
+        s.underruns_ms = [round((back - dry) * 1000, 1) for dry, back in inside]
+        s.underruns_at_ms = [round((dry - t0) * 1000, 1) for dry, _ in inside]
         s.bot_audio_seconds = round(self.playout.received_seconds, 3)
         s.bot_audio_played_seconds = round(len(self.playout.played_audio()) / RATE, 3)
         s.duration_seconds = round(time.perf_counter() - self.started_at, 3)

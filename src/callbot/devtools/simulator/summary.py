@@ -55,6 +55,8 @@ class CallSummary:
     # Silences inside bot speech (ms): playback ran dry and bot audio resumed with no caller turn
     # in between (the server fell behind real time, or paused between two segments of a reply).
     underruns_ms: list[float] = field(default_factory=list)
+    # When each of those silences began (ms from the start of the call), in the same order.
+    underruns_at_ms: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
