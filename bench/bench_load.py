@@ -166,8 +166,9 @@ def start_server(work: Path, port: int, script: Path, src: Path | None, extra: l
 
 
 def wait_ready(url: str, proc: subprocess.Popen, warm_secs: float) -> dict:
-    """Healthy, then (at most `warm_secs` more) the flows' answers synthesised in the background:
-    the first run fills var/bench-prompt-cache, later runs find it there."""
+    """Healthy, then (at most `warm_secs` more) the flows' answers synthesised and the burst's
+    recognisers warmed in the background: the first run fills var/bench-prompt-cache, later runs
+    find it there."""
     import httpx
 
     deadline, health = time.monotonic() + 900, {}
@@ -178,7 +179,7 @@ def wait_ready(url: str, proc: subprocess.Popen, warm_secs: float) -> dict:
             r = httpx.get(url + "/healthz", timeout=2)
             if r.status_code == 200:
                 health = r.json()
-                if not health.get("answers_warming"):
+                if not health.get("answers_warming") and not health.get("recognizers_warming"):
                     return health
                 deadline = min(deadline, time.monotonic() + warm_secs)
         except httpx.HTTPError:

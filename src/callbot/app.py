@@ -152,6 +152,8 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
             # "topics", or "flows-only: <why>" when the public-service sheets are missing.
             "nlu": getattr(runtime.dialog.nlu, "mode", "flows-only"),
             "answers_warming": runtime.warmer is not None and not runtime.warmer.done.is_set(),
+            # Recognisers still being warmed for a burst of callers (speech/recognizers.py).
+            "recognizers_warming": _recognizers_warming(runtime),
             "load_secs": runtime.load_times,
         })
 
@@ -165,6 +167,14 @@ def create_app(settings: Settings | None = None, *, speech: bool = True) -> Fast
         return Response(body, media_type=content_type)
 
     return app
+
+
+def _recognizers_warming(runtime: Runtime) -> bool:
+    if runtime.asr_model is None:
+        return False
+    from callbot.speech.recognizers import recognizer_pool
+
+    return recognizer_pool(runtime.asr_model).warming
 
 
 def watch_for_metrics(runtime: Runtime) -> None:

@@ -87,9 +87,9 @@ class Settings(BaseSettings):
 
     # Faults and limits (telephony/admission.py, store/journal.py, pipeline/dialog_processor.py).
     # Simultaneous bot calls per process; beyond, callers go straight to the human queue.
-    # 8: on 2 cores every caller of 8 (one new call a second) is answered with p95 1.25 s on the
-    # wire, of 12 with p95 2.4 s (bench/bench_load.py, README "Sizing"). Raise it with lighter models.
-    max_calls: int = Field(default=8, ge=1)
+    # 20: on 2 cores, 20 calls arriving one a second are answered with p95 650 ms on the wire and
+    # 12 callers stopping in the same second with p95 3.2 s (bench/bench_load.py, README "Sizing").
+    max_calls: int = Field(default=20, ge=1)
     max_sockets_per_ip: int = Field(default=40, ge=1)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # Twilio sends 50 media messages a second; a burst absorbs network jitter.

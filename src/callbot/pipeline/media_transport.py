@@ -8,6 +8,13 @@ could not keep up with 50 frames a second, and caller audio reached the VAD 2 to
 bot answered seconds after the caller stopped, though every stage it timed was quick. Here the
 socket's reading task pushes the audio on at once (same order: one task reads the socket).
 
+Bot audio is kept `LEAD_SECS` ahead of playback. pipecat paces it at exactly real time (it
+sleeps one chunk's length after each chunk, and starts the clock again when it is late), so the
+caller's buffer at Twilio held at most one chunk: any pause of the event loop longer than that
+was heard as the line running dry inside a sentence (bench/bench_load.py "gaps"). A barge-in's
+`clear` drops what is queued at Twilio, and marks are echoed when playback reaches them, so
+neither depends on the pacing.
+
 Twilio sends 20 ms of audio per message. Each frame costs every processor it crosses a turn of
 the event loop, so messages are joined into frames of `frame_ms` (40 ms by default: half the
 per-frame work, at most 20 ms later to the VAD).
@@ -15,10 +22,15 @@ per-frame work, at most 20 ms later to the VAD).
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from fastapi import WebSocket
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, InterruptionFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketInputTransport,
+    FastAPIWebsocketOutputTransport,
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
@@ -50,8 +62,32 @@ class DirectAudioInput(FastAPIWebsocketInputTransport):
         await self.push_frame(stamp_at(joined, self._pending_first))
 
 
+# Bot audio queued at Twilio ahead of what the caller hears: absorbs event-loop pauses this long.
+LEAD_SECS = 0.3
+
+
+class LeadingAudioOutput(FastAPIWebsocketOutputTransport):
+    def __init__(self, *args, lead_secs: float = LEAD_SECS, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._lead = lead_secs
+        self._queued_until = 0.0  # when the caller's playback of what was sent ends (estimate)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            self._queued_until = 0.0  # Twilio's buffer was cleared
+
+    async def _write_audio_sleep(self) -> None:
+        now = time.monotonic()
+        self._queued_until = max(self._queued_until, now) + self._send_interval
+        ahead = self._queued_until - now
+        if ahead > self._lead:
+            await asyncio.sleep(ahead - self._lead)
+
+
 class MediaStreamTransport(FastAPIWebsocketTransport):
     def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, *, frame_ms: int = 40) -> None:
         super().__init__(websocket, params)
         self._input = DirectAudioInput(self, self._client, self._params, name=self._input_name,
                                        frame_ms=frame_ms)
+        self._output = LeadingAudioOutput(self, self._client, self._params, name=self._output_name)

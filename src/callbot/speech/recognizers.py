@@ -126,6 +126,11 @@ class RecognizerPool:
             ready = max(self._spares - self._open_in_use, min(self._spares, 1))
             return max(ready, min(self._keep, peak))
 
+    @property
+    def warming(self) -> bool:
+        """Whether the background warmer is building spares now."""
+        return self._warming
+
     def idle(self, grammar: list[str] | None = None) -> int:
         with self._lock:
             return len(self._idle.get(_key(grammar), []))
