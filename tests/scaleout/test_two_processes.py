@@ -55,7 +55,8 @@ def local_settings(service: dict, database_url: str, port: int, asr_script: Path
         "CALLBOT_DEMO_MODELS": "1", "CALLBOT_ASR_SCRIPT": str(asr_script),
         "CALLBOT_PROMPT_CACHE_DIR": str(prompt_cache), "CALLBOT_NOW": OPEN_TUESDAY.isoformat(),
         # Start-up speed for a test: no background synthesis, no recogniser warmed before /healthz.
-        "CALLBOT_WARM_ANSWERS": "0", "CALLBOT_ASR_WARM_RECOGNIZERS": "0", "CALLBOT_LOG_LEVEL": "WARNING",
+        "CALLBOT_WARM_ANSWERS": "0", "CALLBOT_ASR_WARM_RECOGNIZERS": "0",
+        "CALLBOT_ASR_READY_RECOGNIZERS": "0", "CALLBOT_LOG_LEVEL": "WARNING",
     })
     return env
 
