@@ -90,14 +90,16 @@ def leave_one_file_out(patterns_path: Path) -> None:
               for kind, _, p in (ln.partition(":") for ln in lines("alarms"))]
     excluded = re.compile("|".join(lines("not_alarms")))
     nuisance = re.compile("|".join(lines("nuisance"))) if lines("nuisance") else None
+    paperwork = re.compile("|".join(lines("paperwork"))) if lines("paperwork") else None
     fold = getattr(emergency, "_folded", None) or (lambda t: emergency.simplify(t[:2000]))
 
     def fired(text: str) -> tuple[set[int], bool]:
         said = fold(text)
         cleared = excluded.sub(" ", said)
-        quiet = nuisance is not None and nuisance.search(said) is not None
-        hits = {i for i, (kind, p) in enumerate(alarms)
-                if not (quiet and kind in {"fire", "smoke_gas"}) and p.search(cleared)}
+        quiet = ({"fire", "smoke_gas"} if nuisance is not None and nuisance.search(said) else set()) | (
+            {"fire", "smoke_gas", "flood", "violence", "threat"}
+            if paperwork is not None and paperwork.search(said) else set())
+        hits = {i for i, (kind, p) in enumerate(alarms) if kind not in quiet and p.search(cleared)}
         return hits, emergency._sounds_alarming(cleared) is not None
 
     per_file = {name: [(r, *fired(r["text"])) for r in rows_of(name)] for name in SETS}

@@ -31,6 +31,9 @@ _ALARM = [(kind.strip(), re.compile(p.strip())) for kind, _, p in
 _NUISANCE = re.compile("|".join(line.strip() for line in _PATTERNS["nuisance"].strip().splitlines()
                                  if line.strip() and not line.startswith("#")))
 _NUISANCE_KINDS = frozenset({"fire", "smoke_gas"})
+_PAPERWORK = re.compile("|".join(line.strip() for line in _PATTERNS["paperwork"].strip().splitlines()
+                                  if line.strip() and not line.startswith("#")))
+_PAPERWORK_KINDS = frozenset({"fire", "smoke_gas", "flood", "violence", "threat"})
 _EXCLUDED = re.compile("|".join(line.strip() for line in _NOT_ALARM_TEXT.strip().splitlines()
                                  if line.strip() and not line.startswith("#")))
 
@@ -47,12 +50,14 @@ _BY_SOUND = [(phonetic_key(w), kind) for w, kind in [
     ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm")]]
 
 
-def _sounds_alarming(words: str) -> str | None:
+def _sounds_alarming(words: str, quiet: frozenset[str] = frozenset()) -> str | None:
     for word in words.split():
         if len(word) < 3:
             continue
         key = phonetic_key(word)
         for stem, kind in _BY_SOUND:
+            if kind in quiet:
+                continue
             if (key == stem or key.endswith(stem) and len(stem) >= 4  # merged: "etaittombee"
                     or key.startswith(stem) and len(stem) >= 4 and len(key) - len(stem) <= 2
                     or len(stem) >= 7 and Levenshtein.distance(key, stem) <= 1):
@@ -80,10 +85,11 @@ def emergency_reason(text: str) -> str | None:
     if not said:
         return None
     cleared = _EXCLUDED.sub(" ", said)
-    nuisance = _NUISANCE.search(said) is not None
+    quiet = (_NUISANCE_KINDS if _NUISANCE.search(said) else frozenset()) | (
+        _PAPERWORK_KINDS if _PAPERWORK.search(said) else frozenset())
     for name, pattern in _ALARM:
-        if nuisance and name in _NUISANCE_KINDS:
+        if name in quiet:
             continue
         if (m := pattern.search(cleared)) is not None:
             return f"{name}: « {m.group(0).strip()} »"
-    return _sounds_alarming(cleared)
+    return _sounds_alarming(cleared, quiet)
