@@ -124,6 +124,8 @@ def test_a_topic_below_the_routing_bar_is_reported_and_the_caller_asked_again(se
     "je vais te buter t'es mort", "je ne vous dérangerai plus longtemps", "je veux juste mourir",
     "mon mari il bouge pu", "ya le feu au garage", "elle a mal au cœur et des sueurs froides",
     "le bébé est resté seul dans la voiture en plein soleil", "la prise du salon fait des étincelles",
+    "ça sent bizarre dans la cuisine", "mon fils s'est électrocuté", "il a levé la main sur moi",
+    "je suis sur le pont", "ma fille n'est toujours pas rentrée de l'école", "la digue a cédé",
 ])
 def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said: str) -> None:
     u = served.understand(said)
@@ -144,6 +146,8 @@ def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said:
     "les feux de barbecue sont-ils autorisés l'été", "l'arbre du voisin est tombé dans mon jardin",
     "on n'a plus de gaz à cause de la crue", "ma femme vient d'accoucher comment déclarer la naissance",
     "la caf ne décroche jamais", "je suis mort de rire", "je voudrais en finir avec ce dossier de permis",
+    "mon colis n'est toujours pas arrivé", "je tape mon code et ça ne marche pas",
+    "comment être indemnisé après l'incendie de mon garage",
 ])
 def test_town_hall_business_sharing_alarm_words_is_no_emergency(served: Nlu, said: str) -> None:
     assert served.understand(said).action != Action.EMERGENCY
