@@ -25,6 +25,20 @@ def test_single_utterance_prints_one_json_object() -> None:
     assert 0 <= obj["confidence"] <= 1
 
 
+def test_real_emergency_wordings_get_the_emergency_action() -> None:
+    # People's words from the emergency development files (public pages), one a line, as an operator
+    # would pipe them: each gets the emergency action and the urgence topic.
+    said = ["Mourir, c'est tout ce que je veux",
+            "Le bébé sue à grosses gouttes dans la voiture, il est comateux",
+            "Il est complètement ivre, il jette des pierres sur le logement des voisines",
+            "L'eau a atteint deux mètres cinquante de hauteur dans la maison"]
+    out = subprocess.run([*CALLBOT, "nlu"], input="\n".join(said) + "\n", env=ENV, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    objs = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [(o["action"], o["topic"]) for o in objs] == [("emergency", "urgence")] * len(said), objs
+    assert all(o.keys() >= KEYS for o in objs)
+
+
 def _reader(stream, lines: queue.Queue) -> None:  # noqa: ANN001
     for line in iter(stream.readline, b""):
         lines.put(line)

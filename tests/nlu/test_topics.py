@@ -23,10 +23,11 @@ from tests.conftest import OPEN_TUESDAY
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-# Measured once on the second blind emergency set (emergency_blind2.jsonl), collected before the net
-# was last changed (see issue 10's report); the first blind set is development data now.
-BLIND_RECALL_FLOOR = 0.86  # 45 of 52 (86.5 %), measured once
-BLIND_FALSE_ALARM_CEILING = 0.37  # 7 of 19 look-alikes (36.8 %)
+# The four emergency sets are all development data now (issue 10, third pass): these floors guard
+# against regressions, they do not measure the net (an independent blind set does, which the project
+# never sees; bench/emergency_folds.py --lofo gives a held-out-by-file estimate).
+DEV_RECALL_FLOOR = 0.97  # 223 of 224 over the four files when the floors were set
+LOOK_ALIKE_FALSE_ALARM_CEILING = 0.06  # 1 of 66 look-alikes then (a neighbour's fire, "que faire ?")
 
 
 @pytest.fixture(scope="session")
@@ -78,15 +79,24 @@ def test_an_answer_the_topic_layer_contradicts_is_asked_back_not_given(served: N
 
 
 def test_a_town_hall_topic_without_a_sure_intent_goes_to_that_service(served: Nlu, flows: Flows) -> None:
-    said = "je voudrais brûler mes déchets verts dans le jardin"
+    said = "je crois que je me suis fait dérober ma carte d'identité dans le métro"
     u = served.understand(said)
-    assert (u.intent, u.topic, u.action) == (None, "dechets_proprete", Action.TRANSFER), u.to_json()
+    assert (u.intent, u.topic, u.action) == (None, "identite", Action.TRANSFER), u.to_json()
     engine = DialogEngine(flows, served, lambda: OPEN_TUESDAY)
     conv = engine.new_conversation()
     conv.start()
     reply = conv.hear(said)
     assert reply.end == "transfer"
-    assert reply.transfer == engine.transfer_target("dechets_proprete", None, reply.transfer.reason)
+    assert reply.transfer == engine.transfer_target("identite", None, reply.transfer.reason)
+
+
+def test_a_topic_below_the_routing_bar_is_reported_and_the_caller_asked_again(served: Nlu) -> None:
+    # Issue 10's third pass raised the routing bar to 0.80 (confident-wrong on the development folds):
+    # "brûler mes déchets verts" (dechets_proprete 0.61) used to go to that service's queue; now the
+    # caller is asked to rephrase, with the topic reported, rather than confirmed on an intent the
+    # topic layer contradicts.
+    u = served.understand("je voudrais brûler mes déchets verts dans le jardin")
+    assert (u.intent, u.topic, u.action) == (None, "dechets_proprete", Action.FALLBACK), u.to_json()
 
 
 @pytest.mark.parametrize("said", [
@@ -101,6 +111,21 @@ def test_a_town_hall_topic_without_a_sure_intent_goes_to_that_service(served: Nl
     # words for wanting to die, water to the knees
     "ça sent l'essence dans toute la cage d'escalier", "le petit est enfermé dans la voiture au soleil",
     "je préférerais être mort", "on a de l'eau jusqu'aux genoux dans le salon",
+    # issue 10's third pass, by category: medical crises, a body in a bad state, someone not seen,
+    # water at a height, an attacker who breaks or locks in, slang threats, soft wishes to die,
+    # spoken and recogniser forms ("bouge pu", "ya", "cœur")
+    "mon père a une douleur dans la poitrine qui descend dans le bras gauche",
+    "ma mère a la bouche toute de travers et elle parle bizarrement",
+    "mon fils a mangé des cacahuètes et sa gorge gonfle", "ma femme est en train d'accoucher",
+    "il a les lèvres toutes bleues", "le petit a avalé de la javel",
+    "on l'a pas vue depuis quatre jours et ça sent mauvais sur le palier",
+    "l'eau arrive à hauteur des fenêtres on est montés à l'étage",
+    "il m'enferme à clé dans la chambre", "il est complètement saoul il casse tout",
+    "je vais te buter t'es mort", "je ne vous dérangerai plus longtemps", "je veux juste mourir",
+    "mon mari il bouge pu", "ya le feu au garage", "elle a mal au cœur et des sueurs froides",
+    "le bébé est resté seul dans la voiture en plein soleil", "la prise du salon fait des étincelles",
+    "ça sent bizarre dans la cuisine", "mon fils s'est électrocuté", "il a levé la main sur moi",
+    "je suis sur le pont", "ma fille n'est toujours pas rentrée de l'école", "la digue a cédé",
 ])
 def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said: str) -> None:
     u = served.understand(said)
@@ -116,6 +141,13 @@ def test_emergencies_in_the_callers_own_words_get_the_numbers(served: Nlu, said:
     "le brûlage des végétaux est-il autorisé en automne",
     "mon détecteur de fumée bipe, les piles sont faibles",
     "ma cave a été inondée l'hiver dernier, comment être indemnisé",
+    # issue 10's third pass: habits, rules and complaints about what burns, the past, paperwork
+    "mon voisin brûle du plastique tous les soirs", "la fumée du barbecue du voisin me gêne",
+    "les feux de barbecue sont-ils autorisés l'été", "l'arbre du voisin est tombé dans mon jardin",
+    "on n'a plus de gaz à cause de la crue", "ma femme vient d'accoucher comment déclarer la naissance",
+    "la caf ne décroche jamais", "je suis mort de rire", "je voudrais en finir avec ce dossier de permis",
+    "mon colis n'est toujours pas arrivé", "je tape mon code et ça ne marche pas",
+    "comment être indemnisé après l'incendie de mon garage",
 ])
 def test_town_hall_business_sharing_alarm_words_is_no_emergency(served: Nlu, said: str) -> None:
     assert served.understand(said).action != Action.EMERGENCY
@@ -129,18 +161,14 @@ def _recall(nlu: Nlu, path: Path) -> float:
 
 
 def test_real_emergency_descriptions_are_caught(served: Nlu) -> None:
-    # All four sets are people's words from public pages (source URLs in the files). The patterns
-    # were written on dev, dev2 and the first blind set (each, once looked at, became development
-    # data: 63 of 64 and no look-alike alarmed there now). The second blind set was collected before
-    # the last change to the net and measured once at the end; its floor here is that measurement,
-    # so a regression shows.
-    assert _recall(served, DATA / "emergency_dev.jsonl") >= 0.95
+    # All four sets are people's words from public pages (source URLs in the files), and all four are
+    # development data now: the floors say that what was caught stays caught.
+    assert _recall(served, DATA / "emergency_dev.jsonl") >= DEV_RECALL_FLOOR
     assert _recall(served, DATA / "emergency_dev2.jsonl") >= 0.95
-    first = emergency_scores(served, DATA / "emergency_blind.jsonl")
-    assert first["recall"] >= 0.98 and first["false_alarm_rate"] == 0.0, first
-    blind = emergency_scores(served, DATA / "emergency_blind2.jsonl")
-    assert blind["recall"] >= BLIND_RECALL_FLOOR, blind["missed"]
-    assert blind["false_alarm_rate"] <= BLIND_FALSE_ALARM_CEILING, blind["false_alarms"]
+    for name in ("emergency_blind.jsonl", "emergency_blind2.jsonl"):
+        scores = emergency_scores(served, DATA / name)
+        assert scores["recall"] >= DEV_RECALL_FLOOR, scores["missed"]
+        assert scores["false_alarm_rate"] <= LOOK_ALIKE_FALSE_ALARM_CEILING, scores["false_alarms"]
 
 
 @pytest.mark.parametrize("said", ["", "   ", "zzqx vbnm plokij", "😀😀😀", "ab " * 3400,

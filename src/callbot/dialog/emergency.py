@@ -28,6 +28,12 @@ _ALARM_TEXT: str = _PATTERNS["alarms"]
 _NOT_ALARM_TEXT: str = _PATTERNS["not_alarms"]
 _ALARM = [(kind.strip(), re.compile(p.strip())) for kind, _, p in
           (line.partition(":") for line in _ALARM_TEXT.strip().splitlines() if not line.startswith("#"))]
+_NUISANCE = re.compile("|".join(line.strip() for line in _PATTERNS["nuisance"].strip().splitlines()
+                                 if line.strip() and not line.startswith("#")))
+_NUISANCE_KINDS = frozenset({"fire", "smoke_gas"})
+_PAPERWORK = re.compile("|".join(line.strip() for line in _PATTERNS["paperwork"].strip().splitlines()
+                                  if line.strip() and not line.startswith("#")))
+_PAPERWORK_KINDS = frozenset({"fire", "smoke_gas", "flood", "violence", "threat"})
 _EXCLUDED = re.compile("|".join(line.strip() for line in _NOT_ALARM_TEXT.strip().splitlines()
                                  if line.strip() and not line.startswith("#")))
 
@@ -44,12 +50,14 @@ _BY_SOUND = [(phonetic_key(w), kind) for w, kind in [
     ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm")]]
 
 
-def _sounds_alarming(words: str) -> str | None:
+def _sounds_alarming(words: str, quiet: frozenset[str] = frozenset()) -> str | None:
     for word in words.split():
         if len(word) < 3:
             continue
         key = phonetic_key(word)
         for stem, kind in _BY_SOUND:
+            if kind in quiet:
+                continue
             if (key == stem or key.endswith(stem) and len(stem) >= 4  # merged: "etaittombee"
                     or key.startswith(stem) and len(stem) >= 4 and len(key) - len(stem) <= 2
                     or len(stem) >= 7 and Levenshtein.distance(key, stem) <= 1):
@@ -57,13 +65,31 @@ def _sounds_alarming(words: str) -> str | None:
     return None
 
 
+# What simplify() would otherwise break or what callers and recognisers write for the same words:
+# "cœur" (œ is no accent: simplify drops it), spoken "il bouge pu", "ya le feu", "chui tombé".
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+_SPOKEN = [(re.compile(r"\bpu\b"), "plus"), (re.compile(r"\by(a|en a)\b"), r"il y \1"),
+           (re.compile(r"\bchui\b"), "je suis"), (re.compile(r"\bpeut pu\b"), "peut plus")]
+
+
+def _folded(text: str) -> str:
+    said = simplify(text[:2000].translate(_LIGATURES))  # a phone turn; beyond is noise
+    for pattern, words in _SPOKEN:
+        said = pattern.sub(words, said)
+    return said
+
+
 def emergency_reason(text: str) -> str | None:
     """Which kind of emergency the words describe (fire, fall, …), or None."""
-    said = simplify(text[:2000])  # a phone turn; beyond is noise
+    said = _folded(text)
     if not said:
         return None
     cleared = _EXCLUDED.sub(" ", said)
+    quiet = (_NUISANCE_KINDS if _NUISANCE.search(said) else frozenset()) | (
+        _PAPERWORK_KINDS if _PAPERWORK.search(said) else frozenset())
     for name, pattern in _ALARM:
+        if name in quiet:
+            continue
         if (m := pattern.search(cleared)) is not None:
             return f"{name}: « {m.group(0).strip()} »"
-    return _sounds_alarming(cleared)
+    return _sounds_alarming(cleared, quiet)

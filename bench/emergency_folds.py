@@ -1,0 +1,129 @@
+"""The emergency net measured file by file: recall on each emergency set's real descriptions, false
+alarms on its look-alikes, and false alarms on the town hall's everyday questions (the spoken sets
+and the public-service sheets' titles), through the full NLU (`action == "emergency"`).
+
+Every file named here is development data; the number that counts is a blind set the project never
+sees. To keep a reported figure from being a training score, judge a change by the file it was not
+written from (`--hold-out FILE`: its misses are not printed, only counted).
+
+    .venv/bin/python bench/emergency_folds.py [--misses] [--hold-out emergency_blind2.jsonl]
+    .venv/bin/python bench/emergency_folds.py --lofo [patterns.yaml]   # leave one file out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from callbot.dialog.flows import load_flows
+from callbot.dialog.nlu import Nlu
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SETS = ["emergency_dev.jsonl", "emergency_dev2.jsonl", "emergency_blind.jsonl", "emergency_blind2.jsonl"]
+EVERYDAY = ["nlu_eval.jsonl", "nlu_holdout.jsonl", "nlu_fresh.jsonl"]
+
+
+def rows_of(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines() if line.strip()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--misses", action="store_true", help="print the misses and false alarms")
+    ap.add_argument("--hold-out", nargs="*", default=[], help="files whose misses stay unprinted")
+    ap.add_argument("--sheets", action="store_true", help="also count false alarms on sheet titles")
+    args = ap.parse_args()
+    flows = load_flows(ROOT / "flows")
+    nlu = Nlu.from_flows(flows)
+    is_alarm = lambda text: nlu.understand(text).action == "emergency"  # noqa: E731
+    why = lambda text: nlu.understand(text).alternatives[0].get("why", "intent layer")  # noqa: E731
+    tot = {"hit": 0, "real": 0, "fa": 0, "looks": 0}
+    for name in SETS:
+        rows = rows_of(name)
+        real = [r for r in rows if r["kind"] != "none"]
+        looks = [r for r in rows if r["kind"] == "none"]
+        missed = [r for r in real if not is_alarm(r["text"])]
+        false = [r for r in looks if is_alarm(r["text"])]
+        tot["hit"] += len(real) - len(missed)
+        tot["real"] += len(real)
+        tot["fa"] += len(false)
+        tot["looks"] += len(looks)
+        fa = f"{len(false)}/{len(looks)} false alarms" if looks else "no look-alikes"
+        print(f"{name:26} recall {len(real) - len(missed)}/{len(real)} "
+              f"({100 * (1 - len(missed) / len(real)):.1f} %), {fa}")
+        if args.misses and name not in args.hold_out:
+            for r in missed:
+                print(f"    MISS {r['kind']:11} {r['text']}")
+            for r in false:
+                print(f"    FALSE ALARM     {r['text']}  ({why(r['text'])})")
+    print(f"{'all four':26} recall {tot['hit']}/{tot['real']} ({100 * tot['hit'] / tot['real']:.1f} %), "
+          f"{tot['fa']}/{tot['looks']} false alarms ({100 * tot['fa'] / tot['looks']:.1f} %)")
+    everyday = [r["text"] for name in EVERYDAY for r in rows_of(name) if r["topic"] != "urgence"]
+    if args.sheets:
+        from callbot.dialog.nlu_data import fiches_rows
+
+        everyday += [r.text for r in fiches_rows() if r.kind == "title"]
+    false = [t for t in everyday if is_alarm(t)]
+    print(f"everyday questions: {len(false)}/{len(everyday)} false alarms")
+    if args.misses:
+        for t in false:
+            print(f"    FALSE ALARM     {t}  ({why(t)})")
+
+
+def leave_one_file_out(patterns_path: Path) -> None:
+    """A held-out estimate for hand-written patterns, which cannot be retrained per fold: for each
+    file F, the patterns that catch emergencies of F only (no other file's) count as fitted to F and
+    are dropped; F's recall is then what the patterns that other files support catch (plus the
+    sound matching). False alarms on F's look-alikes use the whole net (no pattern is dropped)."""
+    import re
+
+    import yaml
+
+    from callbot.dialog import emergency
+
+    data = yaml.safe_load(patterns_path.read_text("utf-8"))
+    lines = lambda key: [ln.strip() for ln in data.get(key, "").strip().splitlines()  # noqa: E731
+                         if ln.strip() and not ln.strip().startswith("#")]
+    alarms = [(kind.strip(), re.compile(p.strip()))
+              for kind, _, p in (ln.partition(":") for ln in lines("alarms"))]
+    excluded = re.compile("|".join(lines("not_alarms")))
+    nuisance = re.compile("|".join(lines("nuisance"))) if lines("nuisance") else None
+    paperwork = re.compile("|".join(lines("paperwork"))) if lines("paperwork") else None
+    fold = getattr(emergency, "_folded", None) or (lambda t: emergency.simplify(t[:2000]))
+
+    def fired(text: str) -> tuple[set[int], bool]:
+        said = fold(text)
+        cleared = excluded.sub(" ", said)
+        quiet = ({"fire", "smoke_gas"} if nuisance is not None and nuisance.search(said) else set()) | (
+            {"fire", "smoke_gas", "flood", "violence", "threat"}
+            if paperwork is not None and paperwork.search(said) else set())
+        hits = {i for i, (kind, p) in enumerate(alarms) if kind not in quiet and p.search(cleared)}
+        return hits, emergency._sounds_alarming(cleared) is not None
+
+    per_file = {name: [(r, *fired(r["text"])) for r in rows_of(name)] for name in SETS}
+    support = {name: set().union(*(h for r, h, _ in rs if r["kind"] != "none"))
+               for name, rs in per_file.items()}
+    tot = [0, 0, 0, 0]
+    for name, rs in per_file.items():
+        others = set().union(*(support[o] for o in SETS if o != name))
+        real = [(h, s) for r, h, s in rs if r["kind"] != "none"]
+        looks = [(h, s) for r, h, s in rs if r["kind"] == "none"]
+        hit = sum(bool(h & others) or s for h, s in real)
+        fa = sum(bool(h) or s for h, s in looks)
+        tot = [tot[0] + hit, tot[1] + len(real), tot[2] + fa, tot[3] + len(looks)]
+        print(f"held out {name:26} recall {hit}/{len(real)} ({100 * hit / len(real):.1f} %)"
+              + (f", false alarms {fa}/{len(looks)}" if looks else ""))
+    print(f"held out, all four          recall {tot[0]}/{tot[1]} ({100 * tot[0] / tot[1]:.1f} %), "
+          f"false alarms {tot[2]}/{tot[3]} ({100 * tot[2] / tot[3]:.1f} %)")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--lofo" in sys.argv:
+        leave_one_file_out(Path(sys.argv[-1]) if sys.argv[-1].endswith(".yaml")
+                           else ROOT / "src" / "callbot" / "dialog" / "data" / "emergency_patterns.yaml")
+    else:
+        main()
