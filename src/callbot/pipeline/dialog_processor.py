@@ -38,7 +38,7 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 
 from callbot.dialog.types import Prompt, Reply, SmsLink
 from callbot.pipeline.barge_in import BargeInGate
@@ -109,7 +109,7 @@ class DialogProcessor(FrameProcessor):
         self._rec = recorder
         self._on_end = on_end
         self._marks = marks
-        self._out_rate = 0  # the output's sample rate, from the StartFrame
+        self._out_rate = 0  # the output's sample rate, from the pipeline's setup
         self._on_expect = on_expect
         # What ended the caller's turn and when (the turn strategy knows; the stop frame reaches
         # this processor only after the recogniser's final, so its arrival time would be late).
@@ -151,7 +151,6 @@ class DialogProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
 
         if isinstance(frame, StartFrame):
-            self._out_rate = frame.audio_out_sample_rate
             await self.push_frame(frame, direction)
             if self._max_call_secs:
                 self._call_limit_task = self.create_task(self._limit_after(self._max_call_secs, "time_limit"))
@@ -228,6 +227,10 @@ class DialogProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        self._out_rate = setup.audio_out_sample_rate
 
     # -- dialog ---------------------------------------------------------------------------
     async def _handle(self, reply: Reply, *, caller_text: str | None, asr_ms: float | None = None,
