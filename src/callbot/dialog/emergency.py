@@ -79,6 +79,13 @@ def _folded(text: str) -> str:
     return said
 
 
+def silenced(text: str) -> bool:
+    """Paperwork or a neighbour's nuisance ("permis de feu", "voisin bruyant"): what quiets the
+    patterns' fire, smoke, flood, violence and threat kinds, and the classifier altogether."""
+    said = _folded(text)
+    return bool(_NUISANCE.search(said) or _PAPERWORK.search(said))
+
+
 def emergency_reason(text: str) -> str | None:
     """Which kind of emergency the words describe (fire, fall, …), or None."""
     said = _folded(text)
