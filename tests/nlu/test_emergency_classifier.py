@@ -28,7 +28,7 @@ def _nlu_cli(lines: list[str]) -> list[dict]:
 
 
 def test_a_real_wording_no_pattern_catches_gets_the_emergency_action() -> None:
-    # emergency_blind.jsonl (a fire told by a neighbour): no pattern of emergency.py fires on it.
+    # emergency_dev2.jsonl (a fire told by a neighbour): no pattern of emergency.py fires on it.
     said = ("Ils habitent la maison voisine. Quand j'ai voulu les prévenir, "
             "je ne pouvais pas ouvrir leur portail")
     assert emergency_reason(said) is None
