@@ -8,7 +8,7 @@ written from (`--hold-out FILE`: its misses are not printed, only counted).
 
     .venv/bin/python bench/emergency_folds.py [--misses] [--hold-out emergency_blind2.jsonl]
     .venv/bin/python bench/emergency_folds.py --lofo [patterns.yaml]   # leave one file out
-    .venv/bin/python bench/emergency_folds.py --classifier [--c=4]     # the learnt net, file out
+    .venv/bin/python bench/emergency_folds.py --classifier [--c=16] [--w=1]     # the learnt net, file out
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _fold_of(key: str, folds: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % folds
 
 
-def classifier_folds(patterns_path: Path, c: float) -> None:
+def classifier_folds(patterns_path: Path, c: float, w: float) -> None:
     """The learnt net (emergency_model.py) held out by file, OR-ed with the patterns held out by
     file (leave_one_file_out). Fold k holds out emergency file k and a quarter of the negatives
     (sheets by id, the rest by text); the everyday questions (the spoken sets, which no model trains
@@ -166,14 +166,15 @@ def classifier_folds(patterns_path: Path, c: float) -> None:
         train = [e for o in SETS if o != name for e in files[o]]
         train += [e for e, nf in zip(negatives, neg_fold, strict=True) if nf != f]
         t0 = time.perf_counter()
-        model = EmergencyModel.train(train, c=c)
+        model = EmergencyModel.train(train, c=c, look_alike_weight=w)
         secs.append(time.perf_counter() - t0)
         p_file[name] = model.probabilities([e.text for e in files[name]])
         idx = [i for i, sf in enumerate(spoken_fold) if sf == f]
         p_spoken[idx] = model.probabilities([spoken[i] for i in idx])
         idx = [i for i, tf in enumerate(titles_fold) if tf == f]
         p_titles[idx] = model.probabilities([titles[i] for i in idx])
-    print(f"C={c}: {len(negatives)} negatives; fold model trained in {np.mean(secs):.1f} s on average")
+    print(f"C={c}, look-alike weight {w}: {len(negatives)} negatives; "
+          f"fold model trained in {np.mean(secs):.1f} s on average")
 
     silenced = emergency.silenced
     pat_spoken = [emergency.emergency_reason(t) is not None for t in spoken]
@@ -223,10 +224,11 @@ if __name__ == "__main__":
 
     if "--classifier" in sys.argv:
         c_arg = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--c=")), None)
-        from callbot.dialog.emergency_model import C
+        w_arg = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--w=")), None)
+        from callbot.dialog.emergency_model import LOOK_ALIKE_WEIGHT, C
 
         classifier_folds(ROOT / "src" / "callbot" / "dialog" / "data" / "emergency_patterns.yaml",
-                         float(c_arg) if c_arg else C)
+                         float(c_arg) if c_arg else C, float(w_arg) if w_arg else LOOK_ALIKE_WEIGHT)
     elif "--lofo" in sys.argv:
         leave_one_file_out(Path(sys.argv[-1]) if sys.argv[-1].endswith(".yaml")
                            else ROOT / "src" / "callbot" / "dialog" / "data" / "emergency_patterns.yaml")
