@@ -178,7 +178,13 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
     print(f"C={c}, look-alike weight {w}, positive weight {pw}: {len(negatives)} negatives; "
           f"fold model trained in {np.mean(secs):.1f} s on average")
 
-    silenced = emergency.silenced
+    # The classifier is not asked when the intent layer answers surely (nlu.Nlu.understand).
+    intents = Nlu.from_flows(flows, topics=False)
+    answered = lambda text: intents._understand(text).action == "answer"  # noqa: E731
+
+    def silenced(text: str) -> bool:
+        return emergency.silenced(text) or answered(text)
+
     pat_spoken = [emergency.emergency_reason(t) is not None for t in spoken]
     pat_titles = [emergency.emergency_reason(t) is not None for t in titles]
     quiet = {name: [silenced(e.text) for e in files[name]] for name in SETS}
@@ -196,7 +202,7 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
           f"look-alikes {pat_fa}/{looks_n}, everyday {pat_ev}/{n_every} (titles {sum(pat_titles)})")
     print("threshold  silencers  | clf alone: recall  look-alikes  everyday(titles) "
           "| OR patterns: recall  look-alikes  everyday(titles)  per file recall")
-    for th in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for th in (0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         for use_quiet in (False, True):
             cl = {name: [p >= th and not (use_quiet and q)
                          for p, q in zip(p_file[name], quiet[name], strict=True)] for name in SETS}

@@ -158,7 +158,11 @@ class Nlu:
 
     def understand(self, text: str, *, expect: str = Expect.SPEECH,
                    today: date | None = None) -> Understanding:
-        u = emergency_override(self._understand(text, expect=expect, today=today), self.emergency_model)
+        u = self._understand(text, expect=expect, today=today)
+        # The classifier is not asked when the intent layer answers surely ("ma carte d'identité est-
+        # elle prête", "il y a de la musique très forte à côté"): on the emergency files that was 2
+        # of 224 descriptions, both caught by the patterns; on the spoken set, 4 of 6 false alarms.
+        u = emergency_override(u, None if u.action == Action.ANSWER else self.emergency_model)
         if self.topic_model is not None and expect == Expect.SPEECH:
             u = route_by_topic(u, self.topic_model, set(self.ids), self.topic_thresholds)
         return u
