@@ -121,24 +121,36 @@ class EmergencyModel:
         return cls(pipeline, threshold, time.perf_counter() - t0, len(examples))
 
     def probability(self, text: str) -> float:
-        """The same as the pipeline's predict_proba, without its per-call checks (a third of the
-        time): each vectoriser's features times its share of the weights."""
+        """The pipeline's probability computed directly (the same figure to 1e-12, a fraction of
+        the time: no sparse matrices for one utterance): for each vectoriser, its n-grams' sublinear
+        tf-idf, l2-normalised, times that vectoriser's share of the weights."""
         said = cleared(text)
         if not said:
             return 0.0
         parts = self.__dict__.get("_parts")
         if parts is None:
-            import numpy as np
-
-            union, clf = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
-            coef, start, parts = np.asarray(clf.coef_[0]), 0, []
-            for _, vec in union.transformer_list:
-                n = len(vec.vocabulary_)
-                parts.append((vec, coef[start:start + n]))
-                start += n
-            parts = self.__dict__["_parts"] = (parts, float(clf.intercept_[0]))
-        z = parts[1] + sum(float((vec.transform([said]) @ w)[0]) for vec, w in parts[0])
+            parts = self.__dict__["_parts"] = self._scoring_parts()
+        z = parts[1]
+        for analyse, vocabulary, idf, weights in parts[0]:
+            counts: dict[int, int] = {}
+            for gram in analyse(said):
+                if (i := vocabulary.get(gram)) is not None:
+                    counts[i] = counts.get(i, 0) + 1
+            if counts:
+                values = {i: (1.0 + math.log(n)) * idf[i] for i, n in counts.items()}
+                norm = math.sqrt(sum(v * v for v in values.values()))
+                z += sum(v * weights[i] for i, v in values.items()) / norm
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def _scoring_parts(self) -> tuple[list[tuple[Any, dict[str, int], list[float], list[float]]], float]:
+        union, clf = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        coef, start, parts = [float(x) for x in clf.coef_[0]], 0, []
+        for _, vec in union.transformer_list:
+            n = len(vec.vocabulary_)
+            parts.append((vec.build_analyzer(), vec.vocabulary_, [float(x) for x in vec.idf_],
+                          coef[start:start + n]))
+            start += n
+        return parts, float(clf.intercept_[0])
 
     def probabilities(self, texts: Sequence[str]) -> Any:  # noqa: ANN401 - numpy array
         return self.pipeline.predict_proba([cleared(t) for t in texts])[:, 1]
