@@ -34,8 +34,9 @@ $(VENDOR)/.stamp: package.json package-lock.json scripts/vendor-assets.sh
 	touch $@
 assets: $(VENDOR)/.stamp
 
-# The topic layer's model, built from the public-service sheets npm just installed (cached in var/nlu/
-# by its inputs: a no-op when nothing changed). Without them the server runs flows-only, and says so.
+# The topic layer's model and the emergency classifier, built from the public-service sheets npm just
+# installed (cached in var/nlu/ by their inputs: a no-op when nothing changed). Without them the server
+# runs flows-only and on the emergency patterns alone, and says so.
 nlu-model: install assets
 	$(BIN)/callbot nlu-data >/dev/null || echo "make: topic model unavailable: understanding is flows-only" >&2
 

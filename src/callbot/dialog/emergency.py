@@ -79,6 +79,19 @@ def _folded(text: str) -> str:
     return said
 
 
+def cleared(text: str) -> str:
+    """The folded utterance without the everyday phrases that share alarm words ("détecteur de
+    fumée", "feu rouge", "zone inondable"): what the patterns and the classifier read."""
+    return _EXCLUDED.sub(" ", _folded(text))
+
+
+def silenced(text: str) -> bool:
+    """Paperwork or a neighbour's nuisance ("permis de feu", "voisin bruyant"): what quiets the
+    patterns' fire, smoke, flood, violence and threat kinds, and the classifier altogether."""
+    said = _folded(text)
+    return bool(_NUISANCE.search(said) or _PAPERWORK.search(said))
+
+
 def emergency_reason(text: str) -> str | None:
     """Which kind of emergency the words describe (fire, fall, …), or None."""
     said = _folded(text)

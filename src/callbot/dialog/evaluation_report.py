@@ -71,6 +71,15 @@ def fiches_heldout(flows: Any, fold: int = 0) -> tuple[list[Example], TopicModel
     return test, TopicModel.train(train)
 
 
+def emergency_heldout(flows: Any, fold: int = 0) -> Any:  # noqa: ANN401 - EmergencyModel
+    """The emergency classifier trained without the held-out sheets (their titles are (a)'s test:
+    an alarm on one counts as confident-wrong, and must not be a training score)."""
+    from callbot.dialog.emergency_model import EmergencyModel, emergency_examples, everyday_examples
+
+    sheets = [r for r in fiches_rows() if not in_test_split(r.sheet, fold)]
+    return EmergencyModel.train(emergency_examples() + everyday_examples(flows.intents, sheets))
+
+
 def three_part_report(flows_dir: Path | None, noise: float, seed: int, as_json: bool) -> int:
     from callbot.config import get_settings
     from callbot.dialog.flows import FlowError, load_flows
@@ -90,10 +99,22 @@ def three_part_report(flows_dir: Path | None, noise: float, seed: int, as_json: 
     report["model"] = {"mode": served.mode, "extra_memory_mb": round(rss_mb() - before, 1)}
     if served.topic_model is not None:
         report["model"]["size_mb"] = round(served.topic_model.size_bytes() / 1e6, 2)
+    from callbot.dialog import emergency_model
+
+    before = rss_mb()
+    served.emergency_model, why = emergency_model.load_or_build(flows.intents)
+    report["emergency_model"] = {"status": why, "extra_memory_mb": round(rss_mb() - before, 1)}
+    if served.emergency_model is not None:
+        report["emergency_model"]["size_mb"] = round(served.emergency_model.size_bytes() / 1e6, 2)
+        report["emergency_model"]["threshold"] = served.emergency_model.threshold
     try:
         test, model = fiches_heldout(flows)
-        nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
+        held_emergency = emergency_heldout(flows) if served.emergency_model is not None else None
+        nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics",
+                  emergency_model=held_emergency)
         report["model"]["build_secs"] = round(model.build_secs, 1)
+        if held_emergency is not None:
+            report["emergency_model"]["build_secs"] = round(held_emergency.build_secs, 1)
         a = evaluate(nlu, test)
         a["hors_mairie_recall"] = a["per_topic"].get("hors_mairie", {}).get("accuracy")
         report["a_fiches_heldout"] = a
@@ -117,7 +138,13 @@ def format_three_parts(report: dict[str, Any]) -> str:
     m = report["model"]
     lines = [f"compréhension : {m['mode']}",
              f"modèle de thèmes : {m.get('size_mb', 'n/a')} Mo, construit en {m.get('build_secs', 'n/a')} s, "
-             f"mémoire en plus {m['extra_memory_mb']} Mo", ""]
+             f"mémoire en plus {m['extra_memory_mb']} Mo"]
+    e = report.get("emergency_model")
+    if e is not None:
+        lines.append(f"classifieur d'urgences : {e['status']}, {e.get('size_mb', 'n/a')} Mo, construit en "
+                     f"{e.get('build_secs', 'n/a')} s, seuil {e.get('threshold', 'n/a')}, "
+                     f"mémoire en plus {e['extra_memory_mb']} Mo")
+    lines.append("")
     names = {"a_fiches_heldout": "(a) questions réelles des fiches, par fiche tenue à l'écart",
              "b_spoken": "(b) jeu oral du projet", "c_spoken_noisy": "(c) jeu oral, bruit de reconnaissance"}
     for key, title in names.items():

@@ -101,6 +101,15 @@ def nlu_data(
         raise typer.Exit(2)
     typer.echo(f"modèle de thèmes prêt en {time.perf_counter() - t0:.1f} s "
                f"({model.rows} lignes d'entraînement, construit en {model.build_secs:.1f} s)")
+    from callbot.dialog import emergency_model
+
+    t0 = time.perf_counter()
+    emergency, why = emergency_model.load_or_build(loaded.intents)
+    if emergency is None:
+        typer.echo(f"classifieur d'urgences indisponible ({why}) : les motifs seuls", err=True)
+    else:
+        typer.echo(f"classifieur d'urgences prêt en {time.perf_counter() - t0:.1f} s "
+                   f"({emergency.rows} lignes, seuil {emergency.threshold:.2f})")
 
 
 def register(app: typer.Typer) -> None:

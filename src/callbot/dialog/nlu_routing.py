@@ -1,8 +1,8 @@
 """What the bot does when its intents do not match but the words still say what the call is about.
 
 Two nets under the intent layer (nlu.py), in this order:
-- an emergency described in the caller's own words (emergency.py) → the emergency numbers, whatever
-  the intent layer read;
+- an emergency described in the caller's own words (emergency.py's patterns, or the classifier of
+  emergency_model.py) → the emergency numbers, whatever the intent layer read;
 - the topic layer (topic_model.py), when no intent is confident: a service topic → that service's
   queue (`transfer`), an outside body → its validated `hors_mairie` answer (`orient`), and below the
   routing threshold the topic is still reported (the bot asks to rephrase, the managers see it).
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.emergency import emergency_reason
+from callbot.dialog.emergency_model import EmergencyModel
 from callbot.dialog.nlu_background import EVERYDAY_TALK
 from callbot.dialog.topic_model import TopicGuess, TopicModel
 from callbot.dialog.types import Action, Understanding
@@ -57,11 +58,14 @@ class TopicThresholds:
     dissent: float = 0.40
 
 
-def emergency_override(u: Understanding) -> Understanding:
-    """The reading as an emergency when the words describe one (kept as it is otherwise)."""
+def emergency_override(u: Understanding, classifier: EmergencyModel | None = None) -> Understanding:
+    """The reading as an emergency when the words describe one, by the patterns or by the learnt
+    classifier (emergency_model.py) when there is one (kept as it is otherwise)."""
     if u.action == Action.EMERGENCY:
         return u
     reason = emergency_reason(u.text)
+    if reason is None and classifier is not None:
+        reason = classifier.reason(u.text)
     if reason is None:
         return u
     return Understanding(u.text, ControlIntent.EMERGENCY.value, ControlIntent.EMERGENCY.value,
