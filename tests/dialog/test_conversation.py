@@ -220,7 +220,22 @@ def test_emergency_interrupts_any_step(engine_at):
     for number in ("15", "17", "18", "112"):
         assert f"le {number}" in text
     assert reply.prompts[0].interruptible is False
-    assert reply.end == "hangup" and conv.topic == "urgence"
+    assert conv.topic == "urgence"
+    # The call goes on: a caller whose words only sounded like an emergency asks their question.
+    assert reply.end is None and "pas une urgence" in said(reply)
+    after = conv.hear("quels sont les horaires de la mairie")
+    assert after.action == "answer" and after.understanding.intent == "horaires_mairie"
+
+
+def test_emergency_then_hangup_ends_the_call(demo_flows, demo_nlu):  # noqa: ANN001
+    from .conftest import at
+
+    flows = replace(demo_flows, settings=demo_flows.settings.model_copy(update={"emergency_then": "hangup"}))
+    conv = DialogEngine(flows, demo_nlu, lambda: at(OPEN)).new_conversation()
+    conv.start()
+    reply = conv.hear("au secours il y a le feu dans la maison")
+    assert reply.action == "emergency" and "le 18" in said(reply) and "pas une urgence" not in said(reply)
+    assert reply.end == "hangup"
 
 
 def test_emergency_while_leaving_a_callback_number(engine_at):

@@ -73,6 +73,11 @@ class Handover(ConversationBase):
             reply.prompts = [emergency, self._prompt(p.transfer)]
             reply.transfer = transfer
             return reply
+        if self.flows.settings.emergency_then == "listen":
+            # The caller who is in danger hangs up and dials; the one whose words only sounded
+            # like it (a past fall, a letter about a fire) goes on with their question.
+            self.state = State.MAIN
+            return self._reply([emergency, self._prompt(p.emergency_not)], Action.EMERGENCY, u)
         reply = self._end(u, [], Outcome.RESOLVED, Action.EMERGENCY)
         reply.prompts = [emergency]
         return reply

@@ -145,7 +145,9 @@ class Settings(Strict):
     nodes: dict[NodeName, NodeSettings] = Field(default_factory=dict)
     # Keypad menu: digit → intent id (0 is always "agent", # and * are reserved).
     menu: dict[str, str] = Field(default_factory=dict)
-    emergency_then: Literal["transfer", "hangup"] = "hangup"
+    # After the emergency numbers: "listen" (the call goes on, so a false alarm costs one sentence),
+    # "hangup", or "transfer" to an agent when one is on duty.
+    emergency_then: Literal["listen", "transfer", "hangup"] = "listen"
     callback_digits: int = Field(default=10, ge=4, le=15)
 
     @field_validator("menu")
@@ -190,6 +192,8 @@ class Prompts(Strict):
     callback_done: str
     callback_declined: str
     emergency: str
+    # Said after `emergency` when the call goes on (settings.emergency_then: listen).
+    emergency_not: str = "Si ce n'est pas une urgence, quelle est votre question ?"
     out_of_scope_generic: str
     slot_not_understood: str
     # Said after the part of a long answer that fits the time limit (settings.speech).
