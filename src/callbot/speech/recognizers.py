@@ -64,7 +64,10 @@ ARRIVAL_WINDOW_SECS = 60.0
 # A recogniser serves this many turns, then is freed (a new one is warmed): bounds its graph cache.
 # Measured on the Korean model with French speech: 60 MB when warm, about 125 MB after 10 turns,
 # 185 MB after 20, 290 MB after 80 (malloc_trim gives none of it back; freeing the recogniser does).
-RETIRE_AFTER_USES = 30
+# 500 calls, 8 at a time (bench_load.py --mode soak): retiring after 30 turns, RSS after 500 calls
+# was 371 MB above the figure after 20 (peaks +530 MB); after 10 turns, +54 MB (peaks +270 MB),
+# and 20 calls arriving one a second still met every latency target.
+RETIRE_AFTER_USES = 10
 
 
 def _key(grammar: list[str] | None) -> GrammarKey:
