@@ -89,6 +89,29 @@ def test_an_oversized_media_message_closes_the_socket_with_1009(live_server) -> 
     assert "<Enqueue" in r.text
 
 
+def test_a_call_the_bot_cannot_start_reaches_people_and_is_closed_on_record(live_server, monkeypatch) -> None:  # noqa: ANN001
+    """A fault while building the call's pipeline (a broken engine, a bug): the socket closes with
+    1011, the record is not left "in progress" for the agents' console, the caller goes to people,
+    and the next call works."""
+    import callbot.speech.vosk_stt as vosk_stt
+
+    def broken(*_args, **_kwargs) -> None:  # noqa: ANN002, ANN003
+        raise RuntimeError("recogniser unavailable")
+
+    sid = "CA" + "b0" * 16
+    token = voice(live_server, sid).text.split('name="token" value="')[1].split('"')[0]
+    with monkeypatch.context() as patch:
+        patch.setattr(vosk_stt.VoskSTTService, "__init__", broken)
+        code, reason = closed_with(live_server.url, json.dumps(CONNECTED), json.dumps(start(sid, token)))
+    assert code == 1011 and "bot" in reason
+    row = stored(live_server, sid)
+    assert row.outcome == Outcome.ABANDONED and row.ended_at is not None
+    r = httpx.post(f"{live_server.url}/twilio/after-stream", data={"CallSid": sid}, timeout=30)
+    assert "<Enqueue" in r.text
+    summary = asyncio.run(place_call(live_server.url, [WaitForBot(30)], caller="+33644444444"))
+    assert summary.greeting_ms is not None  # the next caller is greeted as usual
+
+
 def test_beyond_capacity_callers_go_to_the_human_queue_with_a_message(live_server) -> None:
     capacity = live_server.settings.max_calls
     sids = [f"CAcap{n:029d}" for n in range(2 * capacity)]

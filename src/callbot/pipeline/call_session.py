@@ -8,6 +8,7 @@ wire protocol (a frame serializer and its playback marks); nothing here knows Tw
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -60,65 +61,75 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
     settings = runtime.settings
     recorder = CallRecorder(runtime.db, call_sid)
     await recorder.open(stream_sid=stream_sid, caller=caller, called=called, secret=runtime.secret)
-    sms = SmsSender.from_settings(settings)  # None unless Twilio's API and a sender are configured
-    conversation = runtime.dialog.new_conversation(caller=caller, sms=sms is not None)
+    try:
+        sms = SmsSender.from_settings(settings)  # None unless Twilio's API and a sender are configured
+        conversation = runtime.dialog.new_conversation(caller=caller, sms=sms is not None)
 
-    transport = MediaStreamTransport(ws, FastAPIWebsocketParams(
-        audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-        serializer=serializer,
-        allowed_origins=[],  # Twilio's socket has no Origin header
-    ))
+        transport = MediaStreamTransport(ws, FastAPIWebsocketParams(
+            audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
+            serializer=serializer,
+            allowed_origins=[],  # Twilio's socket has no Origin header
+        ))
 
-    script = None
-    if runtime.asr_script is not None:
-        script = iter(runtime.asr_script.get(caller or "", []))
-    # The caller's words at a pause help decide whether their turn is over (speech/turns.py).
-    hint = WordsHint(conversation.sounds_complete)
-    stt = VoskSTTService(runtime.asr_model, transcripts=script, hint=hint)
-    # A sentence may take seconds to synthesise when several calls share the CPU: pipecat's
-    # default (3 s without audio ends the utterance) would drop it.
-    tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)
-    gate = BargeInGate()
-    vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)], hint=hint,
-                                              vad_processor=MeasuredVADProcessor)
+        script = None
+        if runtime.asr_script is not None:
+            script = iter(runtime.asr_script.get(caller or "", []))
+        # The caller's words at a pause help decide whether their turn is over (speech/turns.py).
+        hint = WordsHint(conversation.sounds_complete)
+        stt = VoskSTTService(runtime.asr_model, transcripts=script, hint=hint)
+        # A sentence may take seconds to synthesise when several calls share the CPU: pipecat's
+        # default (3 s without audio ends the utterance) would drop it.
+        tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)
+        gate = BargeInGate()
+        vad, turns, vad_stop_secs = build_hearing(settings, start_strategies=[GatedVADTurnStart(gate)],
+                                                  hint=hint, vad_processor=MeasuredVADProcessor)
 
-    ended = False
+        ended = False
 
-    async def on_end(reply: Reply) -> None:
-        nonlocal ended
-        ended = True
-        if reply.callback is not None:
-            await recorder.add_callback(reply.callback.number, reply.callback.reason, reply.callback.topic)
-            await bus.publish("callback.created", {"call_sid": call_sid})
-        transfer = reply.transfer
-        outcome = reply.outcome or (Outcome.TRANSFERRED if transfer else Outcome.RESOLVED)
-        await recorder.finish(
-            outcome,
-            topic=conversation.topic, intent=conversation.intent, summary=conversation.summary,
-            transfer_kind=transfer.kind if transfer else None,
-            transfer_target=transfer.target if transfer else None,
-            transfer_reason=transfer.reason if transfer else None,
-            service=transfer.service if transfer else None,
-            satisfaction=reply.satisfaction,
+        async def on_end(reply: Reply) -> None:
+            nonlocal ended
+            ended = True
+            if reply.callback is not None:
+                callback = reply.callback
+                await recorder.add_callback(callback.number, callback.reason, callback.topic)
+                await bus.publish("callback.created", {"call_sid": call_sid})
+            transfer = reply.transfer
+            outcome = reply.outcome or (Outcome.TRANSFERRED if transfer else Outcome.RESOLVED)
+            await recorder.finish(
+                outcome,
+                topic=conversation.topic, intent=conversation.intent, summary=conversation.summary,
+                transfer_kind=transfer.kind if transfer else None,
+                transfer_target=transfer.target if transfer else None,
+                transfer_reason=transfer.reason if transfer else None,
+                service=transfer.service if transfer else None,
+                satisfaction=reply.satisfaction,
+            )
+            await bus.publish("call.ended", {"call_sid": call_sid, "outcome": outcome})
+
+        dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate,
+                                 on_expect=stt.set_expectation, marks=marks,
+                                 turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs,
+                                 vad_stopped=lambda: (vad.stopped_at, vad.last_lag_ms, vad.last_wire_late_ms),
+                                 send_sms=sms.send_async if sms else None,
+                                 max_call_secs=settings.max_call_secs,
+                                 max_speech_secs=settings.max_speech_secs,
+                                 max_silent_prompts=settings.max_silent_prompts)
+        if on_wrap_up is not None:
+            on_wrap_up(dialog.wrap_up)
+        pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
+        worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
+            idle_timeout_secs=None,  # silence is the dialog's business (no-input re-prompts)
+            enable_rtvi=False,  # nothing but Media Streams messages may go to Twilio
         )
-        await bus.publish("call.ended", {"call_sid": call_sid, "outcome": outcome})
-
-    dialog = DialogProcessor(conversation, recorder, on_end=on_end, gate=gate, on_expect=stt.set_expectation,
-                             marks=marks,
-                             turn_end=lambda: hint.turn_end, vad_stop_secs=vad_stop_secs,
-                             vad_stopped=lambda: (vad.stopped_at, vad.last_lag_ms, vad.last_wire_late_ms),
-                             send_sms=sms.send_async if sms else None,
-                             max_call_secs=settings.max_call_secs, max_speech_secs=settings.max_speech_secs,
-                             max_silent_prompts=settings.max_silent_prompts)
-    if on_wrap_up is not None:
-        on_wrap_up(dialog.wrap_up)
-    pipeline = Pipeline([transport.input(), vad, turns, stt, dialog, tts, transport.output()])
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
-        idle_timeout_secs=None,  # silence is the dialog's business (no-input re-prompts)
-        enable_rtvi=False,  # nothing but Media Streams messages may go to Twilio
-    )
+    except Exception:  # a call the bot cannot run still reaches people, and its record is closed
+        logger.exception("call {}: the bot could not start it; Twilio sends the caller to people", call_sid)
+        await recorder.finish(Outcome.ABANDONED, summary="le robot n'a pas pu prendre l'appel")
+        await bus.publish("call.ended", {"call_sid": call_sid, "outcome": Outcome.ABANDONED})
+        with contextlib.suppress(Exception):
+            await ws.close(code=1011, reason="bot unavailable")
+        return
 
     @transport.event_handler("on_client_disconnected")
     async def _gone(_transport, _ws) -> None:  # noqa: ANN001
