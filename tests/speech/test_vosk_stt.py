@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from pipecat.frames.frames import (
@@ -188,7 +189,9 @@ def test_a_recogniser_failure_loses_one_turn_not_the_call(vosk_model, speech_8k,
     failures = iter([True])
 
     def flaky_final(self):  # noqa: ANN001, ANN202
-        if next(failures, False):
+        # Only the turn's own forced final fails: a recogniser that an earlier test's call is still
+        # giving back to the pool (in its Vosk thread) calls FinalResult too.
+        if sys._getframe(1).f_code.co_name == "_final" and next(failures, False):
             raise RuntimeError("simulated Kaldi failure")
         return real_final(self)
 
