@@ -13,11 +13,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from callbot.dialog.evaluation import Example, evaluate
+from callbot.dialog.evaluation import evaluate
+from callbot.dialog.evaluation_report import fiches_heldout
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
-from callbot.dialog.nlu_data import fiches_rows, in_test_split
-from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
+from callbot.dialog.nlu_data import fiches_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = 0
@@ -31,16 +31,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the per-fold metrics here")
     args = ap.parse_args()
     flows = load_flows(args.flows)
-    rows = [r for r in fiches_rows() if not in_test_split(r.sheet, HELD_OUT)]
+    rows = fiches_rows()
     totals: Counter = Counter()
     per_topic: Counter = Counter()
     per_topic_ok: Counter = Counter()
     out = {}
     for k in args.folds:
-        train = [r for r in rows if not in_test_split(r.sheet, k)] + flows_rows(flows.intents)
-        dev = [Example(r.text, None, split_label(r.label)[0]) for r in rows
-               if in_test_split(r.sheet, k) and r.kind == "title"]
-        model = TopicModel.train(train)
+        dev, model = fiches_heldout(flows, k, never_seen=(HELD_OUT,), rows=rows)
         nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
         m = evaluate(nlu, dev)
         n = m["utterances"]

@@ -17,11 +17,11 @@ import argparse
 import json
 from pathlib import Path
 
+from callbot.dialog.emergency_model import DATA_DIR as DATA  # the served training data
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
 SETS = ["emergency_dev.jsonl", "emergency_dev2.jsonl", "emergency_blind.jsonl", "emergency_blind2.jsonl"]
 EVERYDAY = ["nlu_eval.jsonl", "nlu_holdout.jsonl", "nlu_fresh.jsonl"]
 

@@ -16,12 +16,12 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from callbot.dialog.evaluation import ANSWERING, Example
+from callbot.dialog.evaluation import ANSWERING
+from callbot.dialog.evaluation_report import fiches_heldout
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
-from callbot.dialog.nlu_data import fiches_rows, in_test_split
+from callbot.dialog.nlu_data import fiches_rows
 from callbot.dialog.nlu_routing import emergency_override, route_by_topic
-from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = 0
@@ -36,14 +36,11 @@ def main() -> None:
     ap.add_argument("--override", type=float, default=0.60)
     args = ap.parse_args()
     flows = load_flows(ROOT / "flows")
-    rows = [r for r in fiches_rows() if not in_test_split(r.sheet, HELD_OUT)]
+    rows = fiches_rows()
     grid = list(itertools.product(args.route, args.orient, args.dissent))
     tally: dict[tuple, Counter] = {g: Counter() for g in grid}
     for k in args.folds:
-        train = [r for r in rows if not in_test_split(r.sheet, k)] + flows_rows(flows.intents)
-        dev = [Example(r.text, None, split_label(r.label)[0]) for r in rows
-               if in_test_split(r.sheet, k) and r.kind == "title"]
-        model = TopicModel.train(train)
+        dev, model = fiches_heldout(flows, k, never_seen=(HELD_OUT,), rows=rows)
         nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
         base = nlu.topic_thresholds
         # What does not depend on the thresholds is read once: the intent layer, the emergency net,

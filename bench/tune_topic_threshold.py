@@ -13,11 +13,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from callbot.dialog.evaluation import Example, evaluate
+from callbot.dialog.evaluation import evaluate
+from callbot.dialog.evaluation_report import fiches_heldout
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
-from callbot.dialog.nlu_data import fiches_rows, in_test_split
-from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_FOLD = 1
@@ -33,11 +32,7 @@ def main() -> None:
                     help="dissent thresholds to try (1.0: answers never second-guessed)")
     args = ap.parse_args()
     flows = load_flows(args.flows)
-    rows = fiches_rows()
-    train = [r for r in rows if not in_test_split(r.sheet, DEV_FOLD)] + flows_rows(flows.intents)
-    dev = [Example(r.text, None, split_label(r.label)[0]) for r in rows
-           if in_test_split(r.sheet, DEV_FOLD) and r.kind == "title"]
-    model = TopicModel.train(train)
+    dev, model = fiches_heldout(flows, DEV_FOLD)
     nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
     base = nlu.topic_thresholds
     print(f"dev fold {DEV_FOLD}: {len(dev)} titles; model built in {model.build_secs:.1f} s")

@@ -85,11 +85,16 @@ def cleared(text: str) -> str:
     return _EXCLUDED.sub(" ", _folded(text))
 
 
+def _quiet_kinds(said: str) -> frozenset[str]:
+    """The alarm kinds that paperwork or a neighbour's nuisance in the folded words silence."""
+    return (_NUISANCE_KINDS if _NUISANCE.search(said) else frozenset()) | (
+        _PAPERWORK_KINDS if _PAPERWORK.search(said) else frozenset())
+
+
 def silenced(text: str) -> bool:
     """Paperwork or a neighbour's nuisance ("permis de feu", "voisin bruyant"): what quiets the
     patterns' fire, smoke, flood, violence and threat kinds, and the classifier altogether."""
-    said = _folded(text)
-    return bool(_NUISANCE.search(said) or _PAPERWORK.search(said))
+    return bool(_quiet_kinds(_folded(text)))
 
 
 def emergency_reason(text: str) -> str | None:
@@ -97,12 +102,11 @@ def emergency_reason(text: str) -> str | None:
     said = _folded(text)
     if not said:
         return None
-    cleared = _EXCLUDED.sub(" ", said)
-    quiet = (_NUISANCE_KINDS if _NUISANCE.search(said) else frozenset()) | (
-        _PAPERWORK_KINDS if _PAPERWORK.search(said) else frozenset())
+    words = _EXCLUDED.sub(" ", said)  # as cleared() reads them
+    quiet = _quiet_kinds(said)
     for name, pattern in _ALARM:
         if name in quiet:
             continue
-        if (m := pattern.search(cleared)) is not None:
+        if (m := pattern.search(words)) is not None:
             return f"{name}: « {m.group(0).strip()} »"
-    return _sounds_alarming(cleared, quiet)
+    return _sounds_alarming(words, quiet)

@@ -62,9 +62,12 @@ def emergency_scores(nlu: Any, path: Path = EMERGENCY_BLIND_SET) -> dict[str, An
             "false_alarms": [r["text"] for r in looks if hit[id(r)]]}
 
 
-def fiches_heldout(flows: Any, fold: int = 0) -> tuple[list[Example], TopicModel]:  # noqa: ANN401
-    """The held-out sheets' titles, and a topic model that never saw those sheets."""
-    rows = fiches_rows()
+def fiches_heldout(flows: Any, fold: int = 0, *, never_seen: tuple[int, ...] = (),  # noqa: ANN401
+                   rows: list[Any] | None = None) -> tuple[list[Example], TopicModel]:
+    """The titles of fold `fold`'s sheets, and a topic model that never saw those sheets, nor those
+    of the folds in `never_seen` (the held-out fold, when the development folds are measured)."""
+    rows = fiches_rows() if rows is None else rows
+    rows = [r for r in rows if not any(in_test_split(r.sheet, f) for f in never_seen)]
     train = [r for r in rows if not in_test_split(r.sheet, fold)] + flows_rows(flows.intents)
     test = [Example(r.text, None, split_label(r.label)[0]) for r in rows
             if in_test_split(r.sheet, fold) and r.kind == "title"]
