@@ -5,9 +5,9 @@
     (residents' questions and sheet titles) are read by the full NLU;
 (b) the project's own spoken-style set (tests/data/nlu_eval.jsonl);
 (c) set (b) under simulated recogniser noise (25 % by default);
-(d) emergencies described by people on public pages (tests/data/emergency_blind3.jsonl, collected
+(d) emergencies described by people on public pages (tests/data/emergency_blind4.jsonl, collected
     on 5 December by someone who never saw the detector, and never used to change it; provenance in
-    emergency_blind3.md): recall, and false alarms on look-alike questions. The earlier files are
+    emergency_blind4.md): recall, and false alarms on look-alike questions. The earlier files are
     development data (the net and the classifier learnt from them); `bench/emergency_folds.py
     --lofo` gives a held-out-by-file estimate on those.
 For each: topic accuracy, per-topic accuracy, out-of-scope recall, confident-wrong rate, time per
@@ -28,7 +28,7 @@ from callbot.dialog.topic_model import TopicModel, flows_rows, split_label
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 SPOKEN_SET = DATA / "nlu_eval.jsonl"
-EMERGENCY_BLIND_SET = DATA / "emergency_blind3.jsonl"  # (blind and blind2: development data now)
+EMERGENCY_BLIND_SET = DATA / "emergency_blind4.jsonl"  # (blind and blind2: development data now)
 TARGETS = {"a": {"topic_accuracy": 0.92, "hors_mairie": 0.90, "confident_wrong_rate": 0.02},
            "b": {"topic_accuracy": 0.95}, "c": {"topic_accuracy": 0.85}}
 KEYS = ("topic_accuracy", "out_of_scope_recall", "confident_wrong_rate", "ms_per_utterance")
@@ -166,7 +166,7 @@ def format_three_parts(report: dict[str, Any]) -> str:
         lines.append("")
     d = report.get("d_emergency_blind")
     if d is not None:
-        lines.append("(d) urgences décrites par des gens (emergency_blind3, jamais utilisé pour régler "
+        lines.append("(d) urgences décrites par des gens (emergency_blind4, jamais utilisé pour régler "
                      "la détection)")
         lines.append(f"  {d['emergencies']} urgences : rappel {pct(d['recall'])} ; {d['look_alikes']} "
                      f"questions qui leur ressemblent : fausses alertes {pct(d['false_alarm_rate'])}")
