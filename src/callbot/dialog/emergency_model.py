@@ -84,7 +84,8 @@ def everyday_examples(intents: Iterable[Any], sheets: Sequence[Any]) -> list[Exa
     out = [Example(ex, False, "flows") for i in intents
            if i.topic != ControlIntent.EMERGENCY.value and i.id != ControlIntent.EMERGENCY.value
            for ex in i.examples]
-    out += [Example(r.text, False, f"sheet:{r.sheet}") for r in sheets]
+    # Titles and descriptions: the threshold was chosen on those (bench/emergency_folds.py).
+    out += [Example(r.text, False, f"sheet:{r.sheet}") for r in sheets if r.kind != "heading"]
     out += [Example(b, False, "background") for b in BACKGROUND]
     return out
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,8 @@ HOME = "Accueil particuliers > "
 SKIP = "skip"
 # A description's first sentence is kept, up to this many characters (a question's context).
 MAX_DESCRIPTION = 220
+# Section headings shared by more sheets than this are generic (see _heading_rows).
+MAX_HEADING_SHEETS = 3
 
 
 class FichesError(RuntimeError):
@@ -39,7 +42,7 @@ class Row:
     text: str
     label: str  # a topic id, or "hors_mairie/<sub-kind>"
     sheet: str  # the sheet it comes from (train/test splits never share one)
-    kind: str  # "title" (a resident's question or a sheet's title) or "description"
+    kind: str  # "title" (a resident's question or a sheet's title), "description" or "heading"
 
 
 def find_package() -> Path | None:
@@ -113,8 +116,25 @@ def _first_sentence(text: str) -> str:
     return (m.group(1) if m else text)[:MAX_DESCRIPTION]
 
 
-def _sheet_texts(package: Path, sheet: str) -> tuple[str, str]:
-    """(title, first sentence of the description) of one sheet."""
+# Links to other sheets (their titles would leak a held-out sheet into training) and addresses.
+_NOT_OWN_TEXT = frozenset({"QuestionReponse", "LienInterne", "Reference", "PourEnSavoirPlus",
+                           "ServiceEnLigne", "OuSAdresser", "Source", "dc:relation"})
+
+
+def _headings(node: dict) -> list[str]:
+    """The titles of a sheet's own chapters and sub-chapters, in order."""
+    out: list[str] = []
+    for c in node.get("children") or []:
+        if not isinstance(c, dict) or c.get("name") in _NOT_OWN_TEXT:
+            continue
+        if c.get("name") in ("Chapitre", "SousChapitre") and (t := _child(c, "Titre")) is not None:
+            out.append(" ".join(_text(t).split()))
+        out += _headings(c)
+    return out
+
+
+def _sheet_texts(package: Path, sheet: str) -> tuple[str, str, list[str]]:
+    """(title, first sentence of the description, section headings) of one sheet."""
     path = package / "data" / AUDIENCE / f"{sheet}.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -124,7 +144,7 @@ def _sheet_texts(package: Path, sheet: str) -> tuple[str, str]:
     title, desc = _child(pub, "dc:title"), _child(pub, "dc:description")
     if title is None:
         raise FichesError(f"{path}: pas de dc:title : le format du paquet {PACKAGE} a changé")
-    return _text(title).strip(), _first_sentence(_text(desc)) if desc else ""
+    return _text(title).strip(), _first_sentence(_text(desc)) if desc else "", _headings(pub)
 
 
 def fiches_rows(package: Path | None = None) -> list[Row]:
@@ -142,21 +162,33 @@ def fiches_rows(package: Path | None = None) -> list[Row]:
                           f"le format du paquet {PACKAGE} a changé ?") from e
     mapping = load_mapping()
     rows: list[Row] = []
+    headings: dict[str, tuple[str, list[str]]] = {}
     for sheet, theme, audience in entries:
         if audience != AUDIENCE or sheet[:1] not in ("F", "N"):
             continue
         label = label_for(theme, sheet, mapping)
         if label is None:
             continue
-        title, description = _sheet_texts(package, sheet)
+        title, description, sections = _sheet_texts(package, sheet)
         if title:
             rows.append(Row(title, label, sheet, "title"))
         if description:
             rows.append(Row(description, label, sheet, "description"))
+        headings[sheet] = (label, list(dict.fromkeys(sections)))
+    rows += _heading_rows(headings)
     if len(rows) < 100:
         raise FichesError(f"{package}: seulement {len(rows)} lignes étiquetées : le format du paquet "
                           f"{PACKAGE} ou ses thèmes ont changé (voir {MAPPING_FILE.name})")
     return rows
+
+
+def _heading_rows(headings: dict[str, tuple[str, list[str]]]) -> list[Row]:
+    """A sheet's own section headings ("Conditions pour bénéficier de l'APA", "Que faire en cas de
+    refus ?") as more of its topic's words; headings found in more than MAX_HEADING_SHEETS sheets
+    ("Démarche", "De quoi s'agit-il ?") say nothing of a topic and are left out."""
+    used = Counter(h.lower() for _, hs in headings.values() for h in hs)
+    return [Row(h, label, sheet, "heading") for sheet, (label, hs) in headings.items() for h in hs
+            if 3 <= len(h) <= MAX_DESCRIPTION and used[h.lower()] <= MAX_HEADING_SHEETS]
 
 
 def in_test_split(sheet: str, fold: int = 0, folds: int = 5) -> bool:
