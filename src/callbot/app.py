@@ -174,7 +174,8 @@ def _recognizers_warming(runtime: Runtime) -> bool:
         return False
     from callbot.speech.recognizers import recognizer_pool
 
-    return recognizer_pool(runtime.asr_model).warming
+    models = (runtime.asr_model, runtime.asr_busy_model)
+    return any(recognizer_pool(m).warming for m in models if m is not None)
 
 
 def watch_for_metrics(runtime: Runtime) -> None:

@@ -79,8 +79,11 @@ class Settings(BaseSettings):
     # after start-up: as many callers as this can start talking in the same second without one
     # decoding cold (about 60 to 190 MB each; speech/recognizers.py).
     asr_ready_recognizers: int = Field(default=12, ge=0, le=64)
-    # Vosk search settings (speech/decoding_profile.py): "model" (the model's own) or "fast".
-    asr_profile: Literal["model", "fast"] = "model"
+    # Vosk search settings (speech/decoding_profile.py): "model" (the model's own), "fast", or
+    # "adaptive": the model's own, and "fast" for a turn that starts while `asr_busy_turns` others
+    # are being decoded (a second copy of the model in memory; README "Sizing").
+    asr_profile: Literal["model", "fast", "adaptive"] = "model"
+    asr_busy_turns: int = Field(default=2, ge=1)
     # Test seam only: a JSON file {caller number: [utterances]} whose lines replace what the
     # recogniser heard (the real recogniser still runs). Lets tests speak French to a Korean model.
     asr_script: Path | None = None

@@ -26,6 +26,9 @@ class Runtime:
     secret: bytes
     dialog: Any = None  # callbot.dialog.engine.DialogEngine
     asr_model: Any = None  # vosk.Model, one per process
+    # CALLBOT_ASR_PROFILE=adaptive: the same model with the `fast` search, for turns that start
+    # while many others are being decoded (speech/vosk_stt.py).
+    asr_busy_model: Any = None
     voice: Any = None  # callbot.speech.piper_tts.PiperVoiceEngine, one per process
     prompts: Any = None  # callbot.speech.prompt_cache.PromptCache
     asr_script: dict[str, list[str]] | None = None  # test seam, see devtools/scripted_recognizer.py
@@ -240,8 +243,12 @@ def load_speech(runtime: Runtime) -> None:
     s = runtime.settings
     asr_model, tts_voice, tts_language = speech_models(s)
     # The model's own search settings, or a cheaper search (speech/decoding_profile.py).
-    asr_model = profiled_model_dir(asr_model, PROFILES[s.asr_profile])
-    runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model, asr_model)
+    main_profile = "model" if s.asr_profile == "adaptive" else s.asr_profile
+    runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model,
+                               profiled_model_dir(asr_model, PROFILES[main_profile]))
+    if s.asr_profile == "adaptive":
+        runtime.asr_busy_model = _timed(runtime, "asr_busy_model", load_vosk_model,
+                                        profiled_model_dir(asr_model, PROFILES["fast"]))
     runtime.voice = _timed(runtime, "tts_voice", PiperVoiceEngine.load, tts_voice, tts_language)
     # The VAD and end-of-turn models are shared by every call: load them now, not at the first call.
     _timed(runtime, "turn_models", build_hearing, s)
@@ -250,7 +257,15 @@ def load_speech(runtime: Runtime) -> None:
     pool = recognizer_pool(runtime.asr_model)
     pool.set_warm_audio(_warm_up_speech(runtime.voice))
     _timed(runtime, "asr_warm_up", pool.warm, s.asr_warm_recognizers)
-    pool.set_spares(s.asr_ready_recognizers)  # the others are warmed in the background
+    if runtime.asr_busy_model is None:
+        pool.set_spares(s.asr_ready_recognizers)  # the others are warmed in the background
+    else:
+        # Adaptive: the model's own search serves up to `asr_busy_turns` turns at once, the
+        # narrower one the rest of a burst; as many warm recognisers in all as without it.
+        pool.set_spares(min(s.asr_ready_recognizers, s.asr_busy_turns))
+        busy = recognizer_pool(runtime.asr_busy_model)
+        busy.set_warm_audio(_warm_up_speech(runtime.voice))
+        busy.set_spares(max(0, s.asr_ready_recognizers - s.asr_busy_turns))
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     pruned = runtime.prompts.prune_learned()
     if pruned:

@@ -119,3 +119,39 @@ def test_callers_starting_together_each_get_a_warm_recogniser(vosk_model, speech
     for rec in burst:
         pool.give(None, rec)
     assert pool.idle() == 4 and pool.in_use == 0
+
+
+def test_a_turn_starting_while_many_are_decoded_uses_the_narrower_search(vosk_model, speech_8k) -> None:  # noqa: ANN001
+    """CALLBOT_ASR_PROFILE=adaptive: past `busy_turns` turns being decoded, a new caller's turn is
+    decoded by the same model with the `fast` search; it still hears the caller."""
+    from pipecat.tests.utils import run_test
+
+    from callbot.speech.decoding_profile import PROFILES, profiled_model_dir
+    from callbot.speech.vosk_stt import load_vosk_model
+    from tests.conftest import vosk_ko_model
+
+    busy_model = load_vosk_model(profiled_model_dir(vosk_ko_model(), PROFILES["fast"]))
+    assert busy_model is not vosk_model
+    main, busy = recognizer_pool(vosk_model), recognizer_pool(busy_model)
+
+    def one_turn() -> list:
+        down, _ = run(run_test(VoskSTTService(vosk_model, busy_model=busy_model, busy_turns=1),
+                               frames_to_send=said(speech_8k), pipeline_params=PHONE))
+        return transcripts(down)
+
+    other_call = main.take()  # another caller is talking: the process is "busy" from 1 turn
+    try:
+        before = busy.built
+        heard = one_turn()
+        assert len(heard) == 1 and heard[0].text
+        assert heard[0].result["search"] == "fast"  # recorded with the turn's timing
+        assert busy.built == before + 1  # the turn leased from the narrower search's pool
+    finally:
+        main.give(None, other_call)
+    deadline = time.monotonic() + 10
+    while busy.in_use and time.monotonic() < deadline:
+        time.sleep(0.02)
+    busy_built = busy.built
+    alone = one_turn()  # alone again: the model's own search
+    assert alone and alone[0].result["search"] == "model"
+    assert busy.built == busy_built and busy.idle() == 1

@@ -76,7 +76,8 @@ async def run_call(ws: WebSocket, *, runtime: Runtime, bus: EventBus, serializer
             script = iter(runtime.asr_script.get(caller or "", []))
         # The caller's words at a pause help decide whether their turn is over (speech/turns.py).
         hint = WordsHint(conversation.sounds_complete)
-        stt = VoskSTTService(runtime.asr_model, transcripts=script, hint=hint)
+        stt = VoskSTTService(runtime.asr_model, transcripts=script, hint=hint,
+                             busy_model=runtime.asr_busy_model, busy_turns=settings.asr_busy_turns)
         # A sentence may take seconds to synthesise when several calls share the CPU: pipecat's
         # default (3 s without audio ends the utterance) would drop it.
         tts = PiperTTSService(runtime.voice, runtime.prompts, stop_frame_timeout_s=TTS_SILENCE_LIMIT_SECS)

@@ -41,7 +41,7 @@ class ResponseClock:
             "dialog_ms": ms(self.transcript or started, self.say),
             "audio_ms": ms(self.say, first_audio),
         }
-        for key in ("final_ms", "utterances", "grammar"):
+        for key in ("final_ms", "utterances", "grammar", "search"):
             if self.recogniser and key in self.recogniser:
                 out[f"recogniser_{key}"] = self.recogniser[key]
         metrics.response_measured(out["response_ms"])  # one breakdown per response: the histogram

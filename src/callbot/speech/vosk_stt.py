@@ -140,6 +140,8 @@ class VoskSTTService(STTService):
         transcripts: Iterator[str] | None = None,
         finalize_on: Literal["turn", "vad"] = "turn",
         hint: WordsHint | None = None,
+        busy_model: vosk.Model | None = None,
+        busy_turns: int = 4,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         kwargs.setdefault("ttfs_p99_latency", 0.3)
@@ -156,6 +158,12 @@ class VoskSTTService(STTService):
                                 else VADUserStoppedSpeakingFrame)
         self._executor: ThreadPoolExecutor | None = None
         self._pool: RecognizerPool | None = None  # warm recognisers shared by the process's calls
+        # CALLBOT_ASR_PROFILE=adaptive: a turn that starts while `busy_turns` others are being
+        # decoded takes a recogniser of the same model with a narrower search (decoding_profile.py).
+        self._busy_model = busy_model
+        self._busy_turns = busy_turns
+        self._busy_pool: RecognizerPool | None = None
+        self._rec_pool: RecognizerPool | None = None  # where the leased recogniser comes from
         # Leased from the pool for one caller turn (see `_begin_turn`), None between turns.
         self._rec: vosk.KaldiRecognizer | None = None
         self._blocks_since_partial = 0
@@ -218,6 +226,8 @@ class VoskSTTService(STTService):
         # starts a turn cold (issue 13: with one per call, most calls at 20 got a cold one and
         # decoded their first question slower than real time).
         self._pool = recognizer_pool(self._model, self.sample_rate)
+        if self._busy_model is not None:
+            self._busy_pool = recognizer_pool(self._busy_model, self.sample_rate)
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
@@ -243,8 +253,8 @@ class VoskSTTService(STTService):
         if self._in_turn:
             return  # the caller started a new turn meanwhile: it goes on with this recogniser
         rec, self._rec = self._rec, None
-        if rec is not None and self._pool is not None:
-            self._pool.give(self._grammar, rec)
+        if rec is not None and self._rec_pool is not None:
+            self._rec_pool.give(self._grammar, rec)
 
     # -- frames -----------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -382,6 +392,7 @@ class VoskSTTService(STTService):
         final_secs = results[-1][2]
         cpu_secs = sum(r[3] for r in results)
         grammar = any(r[4] for r in results)
+        narrow = any(r[5] for r in results)
         text = heard
         scripted = False
         if self._transcripts is not None:
@@ -398,7 +409,7 @@ class VoskSTTService(STTService):
             result={"asr_ms": asr_ms, "asr_cpu_ms": round(cpu_secs * 1000, 1),
                     "final_ms": round(final_secs * 1000, 1), "heard": heard,
                     "scripted": scripted, "expectation": self._expectation, "grammar": grammar,
-                    "utterances": len(results)},
+                    "utterances": len(results), "search": "fast" if narrow else "model"},
         )
         frame.asr_ms = asr_ms  # type: ignore[attr-defined]  # stored with the caller's turn
         await self.push_frame(frame)
@@ -410,8 +421,8 @@ class VoskSTTService(STTService):
         self._buffer.clear()
         self._segments.clear()
         self._held.clear()
-        if self._rec is not None and self._pool is not None:
-            self._pool.discard(self._grammar)  # not given back: it just failed; the next turn leases another
+        if self._rec is not None and self._rec_pool is not None:
+            self._rec_pool.discard(self._grammar)  # it just failed: the next turn leases another
         self._rec = None
 
     # -- recogniser (runs in the call's worker thread) --------------------------------------
@@ -421,11 +432,15 @@ class VoskSTTService(STTService):
             wanted = self._pending_grammar or None
             self._pending_grammar = False
             if self._rec is not None and wanted != self._grammar:
-                self._pool.give(self._grammar, self._rec)
+                self._rec_pool.give(self._grammar, self._rec)
                 self._rec = None
             self._grammar = wanted
         if self._rec is None:
-            self._rec = self._pool.take(self._grammar)
+            self._rec_pool = self._pool
+            if (self._busy_pool is not None and self._grammar is None
+                    and self._pool.in_use >= self._busy_turns):
+                self._rec_pool = self._busy_pool
+            self._rec = self._rec_pool.take(self._grammar)
         self._segments.clear()
         self._asr_secs = self._asr_cpu = 0.0
         if preroll:
@@ -454,8 +469,9 @@ class VoskSTTService(STTService):
         self._asr_cpu += time.thread_time() - c0
         return partial
 
-    def _final(self, tail: bytes) -> tuple[str, float, float, float, bool]:
-        """Force the end of the utterance: (text, recogniser secs, final secs, CPU secs, grammar)."""
+    def _final(self, tail: bytes) -> tuple[str, float, float, float, bool, bool]:
+        """Force the end of the utterance: (text, recogniser secs, final secs, CPU secs, grammar,
+        whether the narrower search of CALLBOT_ASR_PROFILE=adaptive decoded it)."""
         t0, c0 = time.perf_counter(), time.thread_time()
         rec = self._rec
         if tail:
@@ -468,4 +484,5 @@ class VoskSTTService(STTService):
         cpu_secs = self._asr_cpu + time.thread_time() - c0
         self._segments.clear()
         self._asr_secs = self._asr_cpu = 0.0
-        return words, asr_secs, final_secs, cpu_secs, self._grammar is not None
+        narrow = self._busy_pool is not None and self._rec_pool is self._busy_pool
+        return words, asr_secs, final_secs, cpu_secs, self._grammar is not None, narrow
