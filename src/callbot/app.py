@@ -183,8 +183,10 @@ def watch_for_metrics(runtime: Runtime) -> None:
     from callbot.speech.recognizers import recognizer_pool
     from callbot.store.handoffs import waiting_calls
 
-    pool = recognizer_pool(runtime.asr_model) if runtime.asr_model is not None else None
-    metrics.watch(pool=pool, waiting=lambda: len(waiting_calls(runtime.db)),
+    pools = {search: recognizer_pool(model) for search, model in
+             ((runtime.settings.asr_profile.replace("adaptive", "model"), runtime.asr_model),
+              ("fast", runtime.asr_busy_model)) if model is not None}
+    metrics.watch(pools=pools, waiting=lambda: len(waiting_calls(runtime.db)),
                   version=__version__, models=runtime.models)
 
 

@@ -95,7 +95,8 @@ class _Watched(Collector):
     """Gauges read when Prometheus scrapes: the recogniser pool and the human queue."""
 
     def __init__(self) -> None:
-        self.pool: Any = None  # speech.recognizers.RecognizerPool (duck-typed: no import of speech)
+        # speech.recognizers.RecognizerPool by decoding search (duck-typed: no import of speech)
+        self.pools: dict[str, Any] = {}
         self.waiting: Callable[[], int] | None = None
 
     def describe(self) -> Iterable[Metric]:
@@ -114,32 +115,43 @@ class _Watched(Collector):
                                         "same in every process)", value=count)
 
     def _pool(self) -> Iterable[Metric]:
-        pool = self.pool
-        if pool is None:
+        if not self.pools:
             return
+        # One series per recogniser pool, labelled by its search ("model"; "fast" too with
+        # CALLBOT_ASR_PROFILE=adaptive), so a burst served by the narrower search is visible.
         idle = GaugeMetricFamily("callbot_recognizers_idle",
-                                 "Open-vocabulary Vosk recognisers ready for the next call (warm)")
-        idle.add_metric([], pool.idle())
+                                 "Open-vocabulary Vosk recognisers ready for the next call (warm)",
+                                 labels=["search"])
+        busy = GaugeMetricFamily("callbot_recognizers_in_use",
+                                 "Recognisers leased to caller turns in progress", labels=["search"])
+        for search, pool in self.pools.items():
+            idle.add_metric([search], pool.idle())
+            busy.add_metric([search], getattr(pool, "in_use", 0))
         yield idle
+        yield busy
         for name, attr, doc in (
             ("callbot_recognizers_built", "built", "Vosk recognisers created by this process"),
             ("callbot_recognizers_warmed", "warmed", "Recognisers warmed with typical requests before use"),
             ("callbot_recognizers_cold_takes", "cold_takes",
              "Calls that got a cold recogniser because none was ready (their first turns decode slower)"),
         ):
-            value = getattr(pool, attr, None)
-            if value is not None:
-                yield CounterMetricFamily(name, doc, value=value)
+            family = CounterMetricFamily(name, doc, labels=["search"])
+            for search, pool in self.pools.items():
+                value = getattr(pool, attr, None)
+                if value is not None:
+                    family.add_metric([search], value)
+            yield family
 
 
 WATCHED = _Watched()
 REGISTRY.register(WATCHED)
 
 
-def watch(*, pool: Any = None, waiting: Callable[[], int] | None = None,  # noqa: ANN401
+def watch(*, pools: dict[str, Any] | None = None, waiting: Callable[[], int] | None = None,
           version: str = "", models: str = "") -> None:
-    """Tell the scrape where this process's recogniser pool and the queue length are (at start-up)."""
-    WATCHED.pool = pool
+    """Tell the scrape where this process's recogniser pools (by search) and the queue length are
+    (at start-up)."""
+    WATCHED.pools = dict(pools or {})
     WATCHED.waiting = waiting
     INFO.info({"version": version, "models": models})
 

@@ -146,7 +146,7 @@ def test_a_call_on_one_process_shows_live_in_the_console_of_the_other(
         after = scrape(phone_url)
         assert after[("callbot_calls_in_progress", ())] == 0 and after[("callbot_calls_total", ())] == 1
         # The caller never spoke: no recogniser was leased for the call (speech/recognizers.py).
-        assert after[("callbot_recognizers_built_total", ())] == 0
+        assert after[("callbot_recognizers_built_total", (("search", "model"),))] == 0
     finally:
         stop.set()
         for proc in procs:

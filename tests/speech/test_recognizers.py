@@ -155,3 +155,20 @@ def test_a_turn_starting_while_many_are_decoded_uses_the_narrower_search(vosk_mo
     alone = one_turn()  # alone again: the model's own search
     assert alone and alone[0].result["search"] == "model"
     assert busy.built == busy_built and busy.idle() == 1
+
+    # An operator sees both pools on /metrics, the narrower search's under its own label.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from callbot import metrics
+
+    previous = dict(metrics.WATCHED.pools)
+    metrics.watch(pools={"model": main, "fast": busy})
+    try:
+        body, _ = metrics.exposition()
+    finally:
+        metrics.WATCHED.pools = previous
+    scraped = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    assert scraped[("callbot_recognizers_built_total", (("search", "fast"),))] == busy.built >= 1
+    assert scraped[("callbot_recognizers_idle", (("search", "fast"),))] == busy.idle() == 1
+    assert scraped[("callbot_recognizers_in_use", (("search", "model"),))] == main.in_use
