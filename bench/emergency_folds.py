@@ -24,10 +24,15 @@ from callbot.dialog.nlu import Nlu
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ["emergency_dev.jsonl", "emergency_dev2.jsonl", "emergency_blind.jsonl", "emergency_blind2.jsonl"]
 EVERYDAY = ["nlu_eval.jsonl", "nlu_holdout.jsonl", "nlu_fresh.jsonl"]
+# Residents' own questions collected outside the project (tests/data/resident_sets.md): their
+# development halves only; the blind halves are for `callbot eval nlu` once.
+RESIDENT_DEV = ["resident_dev.jsonl", "resident_code_dev.jsonl", "resident_pages_dev.jsonl"]
 
 
 def rows_of(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines() if line.strip()]
+    """An emergency file's lines (the served training data), or a spoken set's (tests/data)."""
+    path = DATA / name if name in SETS else ROOT / "tests" / "data" / name
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def main() -> None:
@@ -38,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     flows = load_flows(ROOT / "flows")
     nlu = Nlu.from_flows(flows)
-    is_alarm = lambda text: nlu.understand(text).action == "emergency"  # noqa: E731
+    is_alarm = lambda text: nlu.understand(text).gives_emergency_numbers  # noqa: E731
     why = lambda text: nlu.understand(text).alternatives[0].get("why", "intent layer")  # noqa: E731
     tot = {"hit": 0, "real": 0, "fa": 0, "looks": 0}
     for name in SETS:
@@ -175,6 +180,8 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
     served = EmergencyModel.train([e for name in SETS for e in files[name]] + negatives, c=c,
                                   look_alike_weight=w, positive_weight=pw)
     p_spoken[:] = served.probabilities(spoken)
+    residents = [r["text"] for name in RESIDENT_DEV for r in rows_of(name)]
+    p_res = served.probabilities(residents)
     print(f"C={c}, look-alike weight {w}, positive weight {pw}: {len(negatives)} negatives; "
           f"fold model trained in {np.mean(secs):.1f} s on average")
 
@@ -190,6 +197,8 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
     quiet = {name: [silenced(e.text) for e in files[name]] for name in SETS}
     quiet_spoken = [silenced(t) for t in spoken]
     quiet_titles = [silenced(t) for t in titles]
+    pat_res = [emergency.emergency_reason(t) is not None for t in residents]
+    quiet_res = [silenced(t) for t in residents]
     n_every = len(spoken) + len(titles)
     real_n = sum(e.emergency for name in SETS for e in files[name])
     looks_n = sum(not e.emergency for name in SETS for e in files[name])
@@ -201,7 +210,7 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
     print(f"patterns alone (held out by file): recall {pat_hit}/{real_n} ({100 * pat_hit / real_n:.1f} %), "
           f"look-alikes {pat_fa}/{looks_n}, everyday {pat_ev}/{n_every} (titles {sum(pat_titles)})")
     print("threshold  silencers  | clf alone: recall  look-alikes  everyday(titles) "
-          "| OR patterns: recall  look-alikes  everyday(titles)  per file recall")
+          "| OR patterns: recall  look-alikes  everyday(titles)  residents  per file recall")
     for th in (0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         for use_quiet in (False, True):
             cl = {name: [p >= th and not (use_quiet and q)
@@ -221,10 +230,12 @@ def classifier_folds(patterns_path: Path, c: float, w: float, pw: float | str) -
                 per.append(f"{100 * h / sum(e.emergency for e in files[n]):.0f}")
             o_sp = sum(a or b for a, b in zip(cs, pat_spoken, strict=True))
             o_ti = sum(a or b for a, b in zip(ct, pat_titles, strict=True))
+            o_res = sum((p >= th and not (use_quiet and q)) or b
+                        for p, q, b in zip(p_res, quiet_res, pat_res, strict=True))
             print(f"  {th:.2f}     {'yes' if use_quiet else 'no ':3}       | {100 * c_hit / real_n:5.1f} %"
                   f"   {c_fa:3}/{looks_n}   {sum(cs) + sum(ct):3}({sum(ct)})"
                   f"            | {100 * o_hit / real_n:5.1f} %  {o_fa:3}/{looks_n}   "
-                  f"{o_sp + o_ti:3}/{n_every} ({o_ti})  {'/'.join(per)}")
+                  f"{o_sp + o_ti:3}/{n_every} ({o_ti})  {o_res:3}/{len(residents)}  {'/'.join(per)}")
 
 
 if __name__ == "__main__":

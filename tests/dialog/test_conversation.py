@@ -394,3 +394,40 @@ def test_replies_to_the_flows_examples_are_known_ahead_for_pre_synthesis(engine_
     conv = started(engine_at)
     ask = conv.hear("comment faire une carte d'identité")
     assert ask.action == "clarify" and said(ask) in texts
+
+
+def _hair_trigger(nlu):  # noqa: ANN001, ANN202
+    """The same NLU with its learnt emergency classifier firing on any unsilenced words: what it
+    does on wordings the project never saw ("la garderie elle ferme qd ?" read 0.13 ≥ 0.075)."""
+    import copy
+
+    sensitive = copy.copy(nlu)
+    sensitive.emergency_model = copy.copy(nlu.emergency_model)
+    sensitive.emergency_model.threshold = 1e-9
+    return sensitive
+
+
+def test_a_request_only_the_classifier_finds_alarming_gets_the_numbers_then_its_answer(demo_flows, demo_nlu):  # noqa: ANN001
+    from .conftest import at
+
+    assert demo_nlu.emergency_model is not None  # the learnt net is part of the served NLU
+    conv = DialogEngine(demo_flows, _hair_trigger(demo_nlu), lambda: at(OPEN)).new_conversation()
+    conv.start()
+    reply = conv.hear("Je veux vendre ma voiture, il me faut quoi comme papier de non-gage ?")
+    u = reply.understanding
+    assert u.emergency_notice and u.emergency_notice.startswith("classifier")
+    assert u.action != "emergency" and u.topic == "hors_mairie"  # still routed: who handles it
+    first, *rest = reply.prompts
+    assert "le 112" in first.text and first.interruptible is False  # the numbers first, at once
+    assert rest and "le 112" not in " ".join(p.text for p in rest)  # then the request is handled
+    assert reply.action != "emergency" and reply.end is None
+
+
+def test_an_unsure_reading_that_only_the_classifier_finds_alarming_is_an_emergency(engine_at):
+    # emergency_dev2.jsonl (a fire told by a neighbour): no pattern fires, no request is confident.
+    conv = started(engine_at)
+    reply = conv.hear("Ils habitent la maison voisine. Quand j'ai voulu les prévenir, "
+                      "je ne pouvais pas ouvrir leur portail")
+    assert reply.understanding.emergency_notice is None
+    assert reply.action == "emergency" and reply.understanding.topic == "urgence"
+    assert "le 18" in said(reply) and "pas une urgence" in said(reply)

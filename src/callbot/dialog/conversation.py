@@ -98,7 +98,7 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk, SmsOffer):
         if self.state in (State.CALLBACK_NUMBER, State.CALLBACK_REASON):
             # Free text here (a number, a reason), but an emergency is still an emergency.
             heard = self.engine.understand(text)
-            if heard.action == Action.EMERGENCY:
+            if heard.gives_emergency_numbers:
                 return self._emergency(heard)
             if self.state == State.CALLBACK_NUMBER:
                 return self._callback_number_speech(text)
@@ -110,7 +110,13 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk, SmsOffer):
         except Exception as e:  # a bug in understanding must not drop the call
             logger.exception("understanding failed on a {}-character utterance", len(text))  # never the words
             u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"nlu error: {e}")
-        return self._on_understanding(u)
+        reply = self._on_understanding(u)
+        if u.emergency_notice is not None and reply.action != Action.EMERGENCY:
+            # Only the learnt net heard an emergency in a confident request: the numbers first,
+            # then the request is handled (nlu_routing.classifier_alarm).
+            reply.prompts.insert(0, Prompt(self._text(self.flows.prompts.emergency), interruptible=False))
+            self._summary.append("numéros d'urgence donnés par précaution")
+        return reply
 
     def dtmf(self, digit: str) -> Reply:
         return self._guarded(self._dtmf, digit)

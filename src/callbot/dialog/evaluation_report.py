@@ -49,7 +49,8 @@ def emergency_scores(nlu: Any, path: Path = EMERGENCY_BLIND_SET) -> dict[str, An
     """Recall on the emergency lines (kind ≠ "none"), per kind, and the false-alarm rate on the
     look-alike lines (kind "none": fire permits, flood zones, smoke detectors…)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    hit = {id(r): nlu.understand(r["text"]).action == "emergency" for r in rows}
+    readings = {id(r): nlu.understand(r["text"]) for r in rows}
+    hit = {k: u.gives_emergency_numbers for k, u in readings.items()}
     real = [r for r in rows if r["kind"] != "none"]
     looks = [r for r in rows if r["kind"] == "none"]
     kinds = sorted({r["kind"] for r in real})
@@ -58,6 +59,8 @@ def emergency_scores(nlu: Any, path: Path = EMERGENCY_BLIND_SET) -> dict[str, An
     share = lambda part: round(sum(hit[id(r)] for r in part) / len(part), 4) if part else None  # noqa: E731
     return {"emergencies": len(real), "recall": share(real), "look_alikes": len(looks),
             "false_alarm_rate": share(looks),
+            # false alarms after which the request was still handled (numbers, then the answer)
+            "false_alarms_then_answered": sum(readings[id(r)].emergency_notice is not None for r in looks),
             "per_kind": per_kind, "missed": [r["text"] for r in real if not hit[id(r)]],
             "false_alarms": [r["text"] for r in looks if hit[id(r)]]}
 
@@ -169,7 +172,8 @@ def format_three_parts(report: dict[str, Any]) -> str:
         lines.append("(d) urgences décrites par des gens (emergency_blind4, jamais utilisé pour régler "
                      "la détection)")
         lines.append(f"  {d['emergencies']} urgences : rappel {pct(d['recall'])} ; {d['look_alikes']} "
-                     f"questions qui leur ressemblent : fausses alertes {pct(d['false_alarm_rate'])}")
+                     f"questions qui leur ressemblent : fausses alertes {pct(d['false_alarm_rate'])}"
+                     f" (dont {d['false_alarms_then_answered']} suivies de la réponse)")
         lines.append("  par type : " + ", ".join(f"{k} {pct(v)}" for k, v in d["per_kind"].items()))
         lines.append("")
     return "\n".join(lines)

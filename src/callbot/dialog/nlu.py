@@ -24,7 +24,7 @@ from loguru import logger
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, YES_NO, ControlIntent
 from callbot.dialog.nlu_background import BACKGROUND, EVERYDAY_TALK
 from callbot.dialog.nlu_matcher import Matcher
-from callbot.dialog.nlu_routing import TopicThresholds, emergency_override, route_by_topic
+from callbot.dialog.nlu_routing import TopicThresholds, classifier_alarm, emergency_override, route_by_topic
 from callbot.dialog.normalize import normalize
 from callbot.dialog.slots import SlotMatcher, extract_date, extract_digits, extract_time
 from callbot.dialog.types import Action, Expect, Understanding
@@ -162,10 +162,13 @@ class Nlu:
         # The classifier is not asked when the intent layer answers surely ("ma carte d'identité est-
         # elle prête", "il y a de la musique très forte à côté"): on the emergency files that was 2
         # of 224 descriptions, both caught by the patterns; on the spoken set, 4 of 6 false alarms.
-        u = emergency_override(u, None if u.action == Action.ANSWER else self.emergency_model)
+        u = emergency_override(u)
+        alarm = None
+        if u.action not in (Action.ANSWER, Action.EMERGENCY) and self.emergency_model is not None:
+            alarm = self.emergency_model.reason(u.text)
         if self.topic_model is not None and expect == Expect.SPEECH:
             u = route_by_topic(u, self.topic_model, set(self.ids), self.topic_thresholds)
-        return u
+        return classifier_alarm(u, alarm)
 
     # -- reading one utterance -------------------------------------------------------------
     def _understand(self, text: str, *, expect: str = Expect.SPEECH,

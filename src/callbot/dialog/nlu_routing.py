@@ -2,7 +2,12 @@
 
 Two nets under the intent layer (nlu.py), in this order:
 - an emergency described in the caller's own words (emergency.py's patterns, or the classifier of
-  emergency_model.py) → the emergency numbers, whatever the intent layer read;
+  emergency_model.py) → the emergency numbers, whatever the intent layer read. The classifier is a
+  recall-first net: on residents' own questions it also fires on everyday requests worded in
+  ways the project never saw ("la garderie elle ferme qd ?", a long story about a neighbour's
+  wall). So when it alone fires and the words make a confident request, the numbers are said
+  first and the request is then answered (`emergency_notice`); with no confident reading, the
+  numbers alone, as for the patterns;
 - the topic layer (topic_model.py), when no intent is confident: a service topic → that service's
   queue (`transfer`), an outside body → its validated `hors_mairie` answer (`orient`), and below the
   routing threshold the topic is still reported (the bot asks to rephrase, the managers see it).
@@ -14,7 +19,6 @@ from dataclasses import dataclass
 
 from callbot.dialog.control import OUT_OF_SCOPE_TOPIC, ControlIntent
 from callbot.dialog.emergency import emergency_reason
-from callbot.dialog.emergency_model import EmergencyModel
 from callbot.dialog.nlu_background import EVERYDAY_TALK
 from callbot.dialog.topic_model import TopicGuess, TopicModel
 from callbot.dialog.types import Action, Understanding
@@ -58,20 +62,36 @@ class TopicThresholds:
     dissent: float = 0.40
 
 
-def emergency_override(u: Understanding, classifier: EmergencyModel | None = None) -> Understanding:
-    """The reading as an emergency when the words describe one, by the patterns or by the learnt
-    classifier (emergency_model.py) when there is one (kept as it is otherwise)."""
-    if u.action == Action.EMERGENCY:
-        return u
-    reason = emergency_reason(u.text)
-    if reason is None and classifier is not None:
-        reason = classifier.reason(u.text)
-    if reason is None:
-        return u
+def as_emergency(u: Understanding, reason: str) -> Understanding:
+    """The reading as an emergency: the numbers at once, whatever else the words said."""
     return Understanding(u.text, ControlIntent.EMERGENCY.value, ControlIntent.EMERGENCY.value,
                          max(u.confidence, 0.9), Action.EMERGENCY, u.normalized,
                          [{"intent": ControlIntent.EMERGENCY.value, "why": reason}, *u.alternatives[:2]],
                          u.slots)
+
+
+# Readings confident enough to go on with after the emergency numbers of a classifier-only alarm.
+_GOES_ON = frozenset({Action.ANSWER, Action.ORIENT, Action.OUT_OF_SCOPE, Action.TRANSFER,
+                      Action.CONFIRM, Action.CLARIFY})
+
+
+def emergency_override(u: Understanding) -> Understanding:
+    """The reading as an emergency when the patterns hear one (kept as it is otherwise)."""
+    if u.action == Action.EMERGENCY:
+        return u
+    reason = emergency_reason(u.text)
+    return u if reason is None else as_emergency(u, reason)
+
+
+def classifier_alarm(u: Understanding, why: str | None) -> Understanding:
+    """`u` after the learnt classifier's alarm `why` (None: no alarm): a confident request keeps its
+    reading with the numbers said first (`emergency_notice`), anything else becomes an emergency."""
+    if why is None or u.action == Action.EMERGENCY:
+        return u
+    if u.action in _GOES_ON and u.topic not in (None, *_NOT_ROUTED):
+        u.emergency_notice = why
+        return u
+    return as_emergency(u, why)
 
 
 def route_by_topic(u: Understanding, model: TopicModel, intent_ids: set[str],

@@ -88,6 +88,15 @@ class Understanding:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
     fallback_reason: str | None = None
+    # Set when only the learnt emergency classifier heard an emergency and the words also make a
+    # confident request (nlu_routing.py): the bot says the emergency numbers first, then goes on
+    # with `action` (why the classifier fired, e.g. "classifier: 0.13 ≥ 0.07").
+    emergency_notice: str | None = None
+
+    @property
+    def gives_emergency_numbers(self) -> bool:
+        """Whether the caller hears the emergency numbers at once for these words."""
+        return self.action == Action.EMERGENCY or self.emergency_notice is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +109,7 @@ class Understanding:
             "alternatives": self.alternatives,
             "slots": self.slots,
             "fallback_reason": self.fallback_reason,
+            "emergency_notice": self.emergency_notice,
         }
 
 
