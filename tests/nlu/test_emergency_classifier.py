@@ -72,3 +72,22 @@ def test_server_start_without_the_classifier_runs_on_the_patterns_and_says_so(
     assert nlu.emergency_model is None
     assert any("emergency classifier unavailable" in line and "patterns alone" in line for line in logs), logs
     assert nlu.understand("au secours il y a le feu chez moi").action == "emergency"
+
+
+def test_the_classifier_alone_adds_the_numbers_to_a_confident_request_unless_it_is_sure() -> None:
+    from callbot.dialog.nlu_routing import SURE_ALARM, classifier_alarm
+    from callbot.dialog.types import Understanding
+
+    def oriented() -> Understanding:
+        return Understanding("Je veux vendre ma voiture, il me faut quoi comme papier de non-gage ?",
+                             "carte_grise_permis", "hors_mairie", 0.9, "orient")
+
+    unsure = classifier_alarm(oriented(), "classifier: 0.10 ≥ 0.07", 0.10)
+    assert (unsure.action, unsure.topic) == ("orient", "hors_mairie") and unsure.gives_emergency_numbers
+    sure = classifier_alarm(oriented(), f"classifier: {SURE_ALARM:.2f} ≥ 0.07", SURE_ALARM)
+    assert (sure.action, sure.topic, sure.emergency_notice) == ("emergency", "urgence", None)
+    not_understood = Understanding("ils habitent la maison voisine je ne pouvais pas ouvrir", None,
+                                   "hors_mairie", 0.04, "fallback")
+    alarm = classifier_alarm(not_understood, "classifier: 0.30 ≥ 0.07", 0.30)
+    assert (alarm.action, alarm.topic) == ("emergency", "urgence")  # nothing else to go on with
+    assert classifier_alarm(oriented(), None).emergency_notice is None  # no alarm, nothing added

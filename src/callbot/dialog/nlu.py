@@ -163,12 +163,13 @@ class Nlu:
         # elle prête", "il y a de la musique très forte à côté"): on the emergency files that was 2
         # of 224 descriptions, both caught by the patterns; on the spoken set, 4 of 6 false alarms.
         u = emergency_override(u)
-        alarm = None
+        alarm = p = None
         if u.action not in (Action.ANSWER, Action.EMERGENCY) and self.emergency_model is not None:
             alarm = self.emergency_model.reason(u.text)
+            p = self.emergency_model.probability(u.text) if alarm else None
         if self.topic_model is not None and expect == Expect.SPEECH:
             u = route_by_topic(u, self.topic_model, set(self.ids), self.topic_thresholds)
-        return classifier_alarm(u, alarm)
+        return classifier_alarm(u, alarm, p)
 
     # -- reading one utterance -------------------------------------------------------------
     def _understand(self, text: str, *, expect: str = Expect.SPEECH,

@@ -83,12 +83,19 @@ def emergency_override(u: Understanding) -> Understanding:
     return u if reason is None else as_emergency(u, reason)
 
 
-def classifier_alarm(u: Understanding, why: str | None) -> Understanding:
-    """`u` after the learnt classifier's alarm `why` (None: no alarm): a confident request keeps its
-    reading with the numbers said first (`emergency_notice`), anything else becomes an emergency."""
+# At or above, the classifier finds an emergency likelier than not: the numbers, whatever else the
+# words say ("Il m'a violée, ça fait trois fois", 0.99, also reads as an unsure CCAS request).
+SURE_ALARM = 0.5
+
+
+def classifier_alarm(u: Understanding, why: str | None, probability: float | None = None) -> Understanding:
+    """`u` after the learnt classifier's alarm `why` (None: no alarm) of `probability`: a confident
+    request that the classifier is unsure about keeps its reading with the numbers said first
+    (`emergency_notice`); anything else becomes an emergency."""
     if why is None or u.action == Action.EMERGENCY:
         return u
-    if u.action in _GOES_ON and u.topic not in (None, *_NOT_ROUTED):
+    if (probability is not None and probability < SURE_ALARM and u.action in _GOES_ON
+            and u.topic not in (None, *_NOT_ROUTED)):
         u.emergency_notice = why
         return u
     return as_emergency(u, why)
