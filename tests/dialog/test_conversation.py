@@ -431,3 +431,11 @@ def test_an_unsure_reading_that_only_the_classifier_finds_alarming_is_an_emergen
     assert reply.understanding.emergency_notice is None
     assert reply.action == "emergency" and reply.understanding.topic == "urgence"
     assert "le 18" in said(reply) and "pas une urgence" in said(reply)
+
+
+def test_texting_shorthand_is_read_as_the_words_it_stands_for(engine_at):
+    # Written requests (a web form, an SMS) from a commune chatbot's test files: "qd", "koi", "pr".
+    conv = started(engine_at)
+    reply = conv.hear("la garderie elle ferme qd ?")
+    assert reply.understanding.normalized.endswith("ferme quand")
+    assert (reply.action, reply.understanding.topic) == ("answer", "ecole_enfance")

@@ -45,6 +45,17 @@ ASR_CONFUSIONS = {
     "etat civil": "etatcivil",
     "taxe fonciere": "taxe fonciere",
 }
+# Written requests (a chat, an SMS, a web form) use texting shorthand: "la garderie elle ferme qd",
+# "faut koi comme papier". Whole words only, replaced before anything else reads them.
+CHAT_SHORTHAND = {
+    "qd": "quand", "kan": "quand", "koi": "quoi", "kwa": "quoi", "pk": "pourquoi", "pq": "pourquoi",
+    "pkoi": "pourquoi", "cb": "combien", "cmb": "combien", "pr": "pour", "ds": "dans", "dc": "donc",
+    "bcp": "beaucoup", "tt": "tout", "tjs": "toujours", "tjrs": "toujours", "ns": "nous",
+    "jsp": "je ne sais pas", "jsuis": "je suis", "chui": "je suis", "qqn": "quelqu un",
+    "qqch": "quelque chose", "qq": "quelques", "bjr": "bonjour", "slt": "salut", "mr": "monsieur",
+    "mme": "madame", "avc": "avec", "svp": "s il vous plait", "stp": "s il te plait", "ya": "il y a",
+    "yen a": "il y en a", "aprem": "apresmidi", "exo": "exercice", "dispo": "disponible",
+}
 _APOSTROPHES = re.compile(r"[’'`´‘]")
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -98,6 +109,8 @@ def normalize(text: str) -> str:
     text = _NON_WORD.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     words = [w for w in text.split() if w not in HESITATIONS]
+    text = _replace_phrases(" ".join(words), CHAT_SHORTHAND)
+    words = text.split()
     # Confusions first: spelled acronyms ("c c a s") are made of one-letter words.
     text = _replace_phrases(" ".join(words), ASR_CONFUSIONS)
     text = " ".join(w for w in text.split() if w not in _ELISIONS)
