@@ -1,7 +1,8 @@
 """Development measure of the topic layer on the sheets' development folds (1 to 4), never on the
 held-out fold 0 that `callbot eval nlu` reports: for each development fold k, a topic model trained
 on the other development folds' sheets (fold 0 left out too) plus the flows reads fold k's titles
-through the full NLU. Feature, mapping and threshold changes are judged on these figures.
+through the full NLU, with an emergency classifier that never saw fold k's sheets either. Feature,
+mapping and threshold changes are judged on these figures.
 
     .venv/bin/python bench/dev_topic_folds.py [--folds 1 2 3 4] [--errors N]
 """
@@ -14,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from callbot.dialog.evaluation import evaluate
-from callbot.dialog.evaluation_report import fiches_heldout
+from callbot.dialog.evaluation_report import emergency_heldout, fiches_heldout
 from callbot.dialog.flows import load_flows
 from callbot.dialog.nlu import Nlu
 from callbot.dialog.nlu_data import fiches_rows
@@ -38,7 +39,10 @@ def main() -> None:
     out = {}
     for k in args.folds:
         dev, model = fiches_heldout(flows, k, never_seen=(HELD_OUT,), rows=rows)
-        nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics")
+        # As `callbot eval nlu` (a) reads its fold: with an emergency classifier that never saw it.
+        alarm = emergency_heldout(flows, k, never_seen=(HELD_OUT,), rows=rows)
+        nlu = Nlu(flows.intents, flows.slot_types, flows.nlu_thresholds, topics=model, mode="topics",
+                  emergency_model=alarm)
         m = evaluate(nlu, dev)
         n = m["utterances"]
         totals["n"] += n

@@ -50,9 +50,13 @@ _BY_SOUND = [(phonetic_key(w), kind) for w, kind in [
     ("pompiers", "alarm"), ("samu", "alarm"), ("urgence", "alarm")]]
 
 
+# Everyday words that sound like one of the stems above ("sinon" ends like "inondé").
+_NOT_BY_SOUND = frozenset({"sinon"})
+
+
 def _sounds_alarming(words: str, quiet: frozenset[str] = frozenset()) -> str | None:
     for word in words.split():
-        if len(word) < 3:
+        if len(word) < 3 or word in _NOT_BY_SOUND:
             continue
         key = phonetic_key(word)
         for stem, kind in _BY_SOUND:

@@ -77,12 +77,15 @@ def fiches_heldout(flows: Any, fold: int = 0, *, never_seen: tuple[int, ...] = (
     return test, TopicModel.train(train)
 
 
-def emergency_heldout(flows: Any, fold: int = 0) -> Any:  # noqa: ANN401 - EmergencyModel
+def emergency_heldout(flows: Any, fold: int = 0, *, never_seen: tuple[int, ...] = (),  # noqa: ANN401
+                      rows: list[Any] | None = None) -> Any:  # noqa: ANN401 - EmergencyModel
     """The emergency classifier trained without the held-out sheets (their titles are (a)'s test:
-    an alarm on one counts as confident-wrong, and must not be a training score)."""
+    an alarm on one counts as confident-wrong, and must not be a training score), nor those of the
+    folds in `never_seen`."""
     from callbot.dialog.emergency_model import EmergencyModel, emergency_examples, everyday_examples
 
-    sheets = [r for r in fiches_rows() if not in_test_split(r.sheet, fold)]
+    rows = fiches_rows() if rows is None else rows
+    sheets = [r for r in rows if not any(in_test_split(r.sheet, f) for f in (fold, *never_seen))]
     return EmergencyModel.train(emergency_examples() + everyday_examples(flows.intents, sheets))
 
 
