@@ -215,3 +215,13 @@ def test_the_direct_probability_path_is_scikit_learns_own(served: Nlu) -> None:
         assert np.allclose(model._predict_proba(said), model.pipeline.predict_proba([said])[0],
                            rtol=0, atol=1e-12)
     assert model.__dict__["_calibrated"] is not False  # the direct path, not the fallback, was compared
+
+
+def test_a_weak_likeness_to_the_emergency_examples_does_not_hide_a_clear_question(served: Nlu) -> None:
+    # A public-service sheet's title: only the flows' emergency examples ("fumée", "voiture")
+    # resemble it, at 0.35; the topic layer is sure it is not the town hall's. The numbers
+    # are still said first, then who handles it.
+    u = served.understand("Peut-on fumer en voiture ?")
+    assert (u.action, u.topic) == (Action.ORIENT, "hors_mairie"), u.to_json()
+    assert u.emergency_notice and u.emergency_notice.startswith("emergency intent")
+    assert u.gives_emergency_numbers
