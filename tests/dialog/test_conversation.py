@@ -439,3 +439,11 @@ def test_texting_shorthand_is_read_as_the_words_it_stands_for(engine_at):
     reply = conv.hear("la garderie elle ferme qd ?")
     assert reply.understanding.normalized.endswith("ferme quand")
     assert (reply.action, reply.understanding.topic) == ("answer", "ecole_enfance")
+
+
+def test_words_the_bot_cannot_read_at_all_are_a_miss_not_a_silence(engine_at):
+    # What the package-shipped Korean test model writes for French speech: nothing the French
+    # normaliser keeps. It used to be taken for an "euh" and left the caller 20 s in silence.
+    conv = started(engine_at)
+    reply = conv.hear("안녕하세요 시간")
+    assert reply.prompts and reply.action == "fallback" and reply.end is None

@@ -60,7 +60,9 @@ def test_waiting_for_the_caller_counts_no_miss(engine_at):
     hold = conv.hear("attendez je cherche mes papiers")
     assert "attends" in spoken(hold) and hold.no_input_timeout >= 15
     assert "toujours là" in spoken(conv.silence())
-    assert conv.hear("euh").prompts == []  # thinking aloud: the bot keeps quiet
+    thinking = conv.hear("euh")
+    assert thinking.prompts == []  # thinking aloud: the bot keeps quiet
+    assert thinking.no_input_timeout < hold.no_input_timeout  # but not as long as after "attendez"
     conv.silence()
     assert conv.hear("zorglub blablabla").end is None
     assert conv.hear("gnagnagna schmilblick").end is None  # two misses, not four: no transfer yet

@@ -11,8 +11,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 from callbot.dialog.conversation_base import ConversationBase
+from callbot.dialog.normalize import HESITATIONS, simplify
 from callbot.dialog.states import State
 from callbot.dialog.types import Action, Prompt, Reply, Understanding
+
+
+def _only_fillers(text: str) -> bool:
+    """Whether the words are hesitations only ("euh", "hum"). Words the normaliser cannot read at
+    all (another script, symbols) are not: they get "je n'ai pas compris", not silence."""
+    words = simplify(text).split()
+    return bool(words) and all(w in HESITATIONS for w in words)
 
 
 class SmallTalkIntent(StrEnum):
@@ -27,9 +35,10 @@ class SmallTalk(ConversationBase):
     def _small_talk(self, u: Understanding) -> Reply | None:
         """The reply to small talk, or None when `u` is something else."""
         p = self.flows.prompts
-        if u.action == Action.FALLBACK and u.fallback_reason == "empty" and u.text.strip():
-            # Only fillers ("euh", "hum"): the caller is thinking. Say nothing, wait longer.
-            return self._hold(u, [])
+        if u.action == Action.FALLBACK and u.fallback_reason == "empty" and _only_fillers(u.text):
+            # Only fillers ("euh", "hum"): the caller is thinking. Say nothing, and ask again after
+            # the usual silence (not `hold_seconds`, which is for "attendez").
+            return self._hold(u, [], self._node(self.state).no_input_timeout)
         if u.intent == SmallTalkIntent.HOLD:
             return self._hold(u, self._prompts(p.waiting))
         if u.intent == SmallTalkIntent.GREETING:
@@ -48,12 +57,12 @@ class SmallTalk(ConversationBase):
         return self._reply([*lead, *self.last_prompts], Action.CONTROL, u, node=self.state,
                            expect=self.last_expect, remember=False)
 
-    def _hold(self, u: Understanding, prompts: list[Prompt]) -> Reply:
+    def _hold(self, u: Understanding, prompts: list[Prompt], wait: float | None = None) -> Reply:
         self.holding = True
         u.action = Action.CONTROL
         reply = self._reply(prompts, Action.CONTROL, u, node=self.state, expect=self.last_expect,
                             remember=False)
-        reply.no_input_timeout = self.flows.settings.hold_seconds
+        reply.no_input_timeout = self.flows.settings.hold_seconds if wait is None else wait
         return reply
 
     def _after_hold(self, u: Understanding) -> Reply | None:
