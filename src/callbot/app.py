@@ -184,8 +184,7 @@ def watch_for_metrics(runtime: Runtime) -> None:
     from callbot.store.handoffs import waiting_calls
 
     pools = {search: recognizer_pool(model) for search, model in
-             ((runtime.settings.asr_profile.replace("adaptive", "model"), runtime.asr_model),
-              ("fast", runtime.asr_busy_model)) if model is not None}
+             ((runtime.asr_search, runtime.asr_model), ("fast", runtime.asr_busy_model)) if model is not None}
     metrics.watch(pools=pools, waiting=lambda: len(waiting_calls(runtime.db)),
                   version=__version__, models=runtime.models)
 

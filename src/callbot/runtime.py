@@ -29,6 +29,7 @@ class Runtime:
     # CALLBOT_ASR_PROFILE=adaptive: the same model with the `fast` search, for turns that start
     # while many others are being decoded (speech/vosk_stt.py).
     asr_busy_model: Any = None
+    asr_search: str = "model"  # the search of `asr_model`: "model" or "fast" (decoding_profile.py)
     voice: Any = None  # callbot.speech.piper_tts.PiperVoiceEngine, one per process
     prompts: Any = None  # callbot.speech.prompt_cache.PromptCache
     asr_script: dict[str, list[str]] | None = None  # test seam, see devtools/scripted_recognizer.py
@@ -243,9 +244,9 @@ def load_speech(runtime: Runtime) -> None:
     s = runtime.settings
     asr_model, tts_voice, tts_language = speech_models(s)
     # The model's own search settings, or a cheaper search (speech/decoding_profile.py).
-    main_profile = "model" if s.asr_profile == "adaptive" else s.asr_profile
+    runtime.asr_search = "model" if s.asr_profile == "adaptive" else s.asr_profile
     runtime.asr_model = _timed(runtime, "asr_model", load_vosk_model,
-                               profiled_model_dir(asr_model, PROFILES[main_profile]))
+                               profiled_model_dir(asr_model, PROFILES[runtime.asr_search]))
     if s.asr_profile == "adaptive":
         runtime.asr_busy_model = _timed(runtime, "asr_busy_model", load_vosk_model,
                                         profiled_model_dir(asr_model, PROFILES["fast"]))

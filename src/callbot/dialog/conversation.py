@@ -112,8 +112,8 @@ class Conversation(Repairs, Handover, Ending, Details, SmallTalk, SmsOffer):
             u = Understanding(text, None, None, 0.0, Action.FALLBACK, fallback_reason=f"nlu error: {e}")
         reply = self._on_understanding(u)
         if u.emergency_notice is not None and reply.action != Action.EMERGENCY:
-            # Only the learnt net heard an emergency in a confident request: the numbers first,
-            # then the request is handled (nlu_routing.classifier_alarm).
+            # Only a weak alarm in a confident request: the numbers first, then the request is
+            # handled (nlu_routing.classifier_alarm).
             reply.prompts.insert(0, Prompt(self._text(self.flows.prompts.emergency), interruptible=False))
             self._summary.append("numéros d'urgence donnés par précaution")
         return reply

@@ -153,14 +153,23 @@ class EmergencyModel:
     def probabilities(self, texts: Sequence[str]) -> Any:  # noqa: ANN401 - numpy array
         return self.pipeline.predict_proba([cleared(t) for t in texts])[:, 1]
 
-    def reason(self, text: str) -> str | None:
-        """"classifier: 0.87 ≥ 0.30" when the words read as an emergency, else None. The patterns'
-        paperwork and nuisance silencers ("permis de feu", "voisin bruyant") hold it back too: on
-        the folds they removed a third of its look-alike false alarms and no emergency."""
+    def alarm(self, text: str) -> float | None:
+        """The probability when the words read as an emergency (at or above the threshold), else
+        None. The patterns' paperwork and nuisance silencers ("permis de feu", "voisin bruyant")
+        hold it back too: on the folds they removed a third of its look-alike false alarms and no
+        emergency."""
         if silenced(text):
             return None
         p = self.probability(text)
-        return f"classifier: {p:.2f} ≥ {self.threshold:.2f}" if p >= self.threshold else None
+        return p if p >= self.threshold else None
+
+    def reason(self, text: str) -> str | None:
+        """"classifier: 0.87 ≥ 0.30" when the words read as an emergency, else None."""
+        p = self.alarm(text)
+        return None if p is None else self.why(p)
+
+    def why(self, p: float) -> str:
+        return f"classifier: {p:.2f} ≥ {self.threshold:.2f}"
 
     def size_bytes(self) -> int:
         import pickle

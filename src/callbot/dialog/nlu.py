@@ -188,8 +188,8 @@ class Nlu:
         alarm, p = weak, (0.0 if weak else None)
         asked = self.emergency_model is not None and (
             weak is not None or u.action not in (Action.ANSWER, Action.EMERGENCY))
-        if asked and (why := self.emergency_model.reason(u.text)) is not None:
-            alarm, p = alarm or why, self.emergency_model.probability(u.text)
+        if asked and (heard := self.emergency_model.alarm(u.text)) is not None:
+            alarm, p = alarm or self.emergency_model.why(heard), heard
         if self.topic_model is not None and expect == Expect.SPEECH:
             u = route_by_topic(u, self.topic_model, set(self.ids), self.topic_thresholds)
         return classifier_alarm(u, alarm, p)

@@ -5,9 +5,10 @@ Two nets under the intent layer (nlu.py), in this order:
   emergency_model.py) → the emergency numbers, whatever the intent layer read. The classifier is a
   recall-first net: on residents' own questions it also fires on everyday requests worded in
   ways the project never saw ("la garderie elle ferme qd ?", a long story about a neighbour's
-  wall). So when it alone fires and the words make a confident request, the numbers are said
-  first and the request is then answered (`emergency_notice`); with no confident reading, the
-  numbers alone, as for the patterns;
+  wall). So when it alone fires, unsure (below SURE_ALARM), or the words only faintly resemble
+  the flows' emergency examples (nlu.Nlu.understand), and the words make a confident request, the
+  numbers are said first and the request is then answered (`emergency_notice`); with no confident
+  reading, the numbers alone, as for the patterns;
 - the topic layer (topic_model.py), when no intent is confident: a service topic → that service's
   queue (`transfer`), an outside body → its validated `hors_mairie` answer (`orient`), and below the
   routing threshold the topic is still reported (the bot asks to rephrase, the managers see it).
@@ -70,7 +71,7 @@ def as_emergency(u: Understanding, reason: str) -> Understanding:
                          u.slots)
 
 
-# Readings confident enough to go on with after the emergency numbers of a classifier-only alarm.
+# Readings confident enough to go on with after the emergency numbers of a weak alarm.
 _GOES_ON = frozenset({Action.ANSWER, Action.ORIENT, Action.OUT_OF_SCOPE, Action.TRANSFER,
                       Action.CONFIRM, Action.CLARIFY})
 

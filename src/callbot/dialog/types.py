@@ -88,9 +88,10 @@ class Understanding:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
     fallback_reason: str | None = None
-    # Set when only the learnt emergency classifier heard an emergency and the words also make a
-    # confident request (nlu_routing.py): the bot says the emergency numbers first, then goes on
-    # with `action` (why the classifier fired, e.g. "classifier: 0.13 ≥ 0.07").
+    # Set when only a weak alarm was heard (the learnt classifier unsure, or a faint likeness to the
+    # flows' emergency examples) and the words also make a confident request (nlu_routing.py): the
+    # bot says the emergency numbers first, then goes on with `action`. Says why, e.g.
+    # "classifier: 0.13 ≥ 0.07".
     emergency_notice: str | None = None
 
     @property
